@@ -1,0 +1,48 @@
+# Build conventions shared by every folder:
+#   cohort_options   interface target: C++20, warnings as errors and sanitizer flags for our code
+#   cohort_test()    one GoogleTest binary per test file, registered with ctest under a label
+#
+# Labels: unit (hermetic, run under ASan+UBSan and TSan in CI), integration (needs the shared control
+# plane), e2e (whole system), bench (never run by CI; invoked explicitly, see docs/development.md).
+
+add_library(cohort_options INTERFACE)
+target_compile_options(cohort_options INTERFACE -Wall -Wextra -Werror -Wno-missing-field-initializers)
+
+set(COHORT_SANITIZER_FLAGS "")
+if(COHORT_SANITIZE)
+  set(COHORT_SANITIZER_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+elseif(COHORT_TSAN)
+  set(COHORT_SANITIZER_FLAGS -fsanitize=thread -fno-omit-frame-pointer)
+endif()
+if(COHORT_SANITIZER_FLAGS)
+  # Applied to everything built here (tests and gtest_main included) so the runtime sees all code.
+  add_compile_options(${COHORT_SANITIZER_FLAGS})
+  add_link_options(${COHORT_SANITIZER_FLAGS})
+endif()
+
+# The control plane used by integration and e2e tests. CTest starts one per run (fixture
+# "control_plane") and every test of those labels shares it, each in namespaces of its own.
+set(COHORT_CPCTL ${PROJECT_SOURCE_DIR}/tools/controlplane/cpctl)
+set(COHORT_SHARED_CP_DIR ${PROJECT_BINARY_DIR}/control-plane)
+
+# cohort_test(NAME LABEL SOURCES... [LIBS libs...])
+function(cohort_test name label)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE cohort_options GTest::gtest GTest::gmock ${ARG_LIBS})
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS ${label})
+  if(ARG_TIMEOUT)
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+  endif()
+  if(label STREQUAL "integration" OR label STREQUAL "e2e")
+    # One at a time against the shared control plane: on 2 cores the control plane itself needs
+    # a core, so two suites at once would only slow both and make timing-sensitive waits flaky.
+    set_tests_properties(${name} PROPERTIES
+      FIXTURES_REQUIRED control_plane
+      RESOURCE_LOCK control_plane
+      ENVIRONMENT "COHORT_CP_DIR=${COHORT_SHARED_CP_DIR};COHORT_CPCTL=${COHORT_CPCTL}")
+  else()
+    set_tests_properties(${name} PROPERTIES ENVIRONMENT "COHORT_CPCTL=${COHORT_CPCTL}")
+  endif()
+endfunction()

@@ -1,0 +1,14 @@
+# Every third-party dependency, found once, from Debian packages (tools/install-deps.sh installs
+# them; docs/dependencies.md records versions and why each is here). A missing package fails the
+# configure step with its name rather than a compile error later.
+find_package(Threads REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(nlohmann_json 3.11 CONFIG REQUIRED)
+find_package(GTest CONFIG REQUIRED)
+find_package(cpprestsdk CONFIG REQUIRED)
+find_package(simdjson CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS system)
+find_package(OpenSSL REQUIRED)
+find_package(ZLIB REQUIRED)

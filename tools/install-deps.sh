@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project builds and tests with. Idempotent: it asks apt only for
+# what is missing, so a warm machine passes through in about a second. Versions: docs/dependencies.md.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config clang-format clang-14 libclang-rt-14-dev
+  # libraries named by the design card
+  libcpprest-dev libboost-dev libboost-system-dev nlohmann-json3-dev libsimdjson-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libabsl-dev
+  libssl-dev zlib1g-dev
+  # chosen for later parts: RE2 (mapping rules), Roaring bitmaps (actor sets),
+  # Howard Hinnant's date/tz (time zones from the real tz database)
+  libre2-dev libroaring-dev libhowardhinnant-date-dev tzdata
+  # control plane at run time: certificates, process-group teardown
+  openssl procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [[ $(id -u) == 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Go builds the control plane (tools/controlplane/build.sh). The machine image ships Go; the
+# pinned modules declare go 1.26.0. An older local Go fetches a newer toolchain through the module proxy.
+if ! command -v go >/dev/null; then
+  echo "install-deps: Go >= 1.26 is required on PATH to build the control plane" >&2
+  exit 1
+fi
