@@ -1,7 +1,9 @@
 // Proves the test control plane is a real one: CRDs establish, controllers run Deployments and
-// StatefulSets (kwok makes their pods Ready), claims bind, garbage collection works, clients carry on
-// across a kube-apiserver restart, the audit log records writes, and a control plane never outlives
-// the test binary that started it.
+// StatefulSets (kwok makes their pods Ready), claims bind, garbage collection works, clients carry
+// on across a kube-apiserver restart, the audit log records writes, and a control plane never
+// outlives the test binary that started it.
+#include "tests/support/control_plane.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -15,7 +17,6 @@
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "tests/support/audit_log.h"
-#include "tests/support/control_plane.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/wait.h"
 
@@ -28,12 +29,16 @@ std::string Deployment(const std::string& name, int replicas) {
   return absl::StrCat(R"(
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: )", name, R"(}
+metadata: {name: )",
+                      name, R"(}
 spec:
-  replicas: )", replicas, R"(
-  selector: {matchLabels: {app: )", name, R"(}}
+  replicas: )",
+                      replicas, R"(
+  selector: {matchLabels: {app: )",
+                      name, R"(}}
   template:
-    metadata: {labels: {app: )", name, R"(}}
+    metadata: {labels: {app: )",
+                      name, R"(}}
     spec:
       containers:
       - {name: main, image: registry.invalid/none:1}
@@ -48,9 +53,11 @@ TEST_F(ControlPlaneChainTest, CrdBecomesEstablishedAndServesObjects) {
   const std::string crd = absl::StrCat(R"(
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: )", crd_name, R"(}
+metadata: {name: )",
+                                       crd_name, R"(}
 spec:
-  group: )", group, R"(
+  group: )",
+                                       group, R"(
   scope: Namespaced
   names: {plural: widgets, singular: widget, kind: Widget}
   versions:
@@ -67,20 +74,21 @@ spec:
               size: {type: integer, minimum: 1}
 )");
   ASSERT_TRUE(cp().Kubectl({"apply", "-f", "-"}, crd).ok());
-  absl::StatusOr<std::string> out = cp().Kubectl(
-      {"wait", "--for=condition=Established", "--timeout=60s", "crd/" + crd_name});
+  absl::StatusOr<std::string> out =
+      cp().Kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/" + crd_name});
   ASSERT_TRUE(out.ok()) << out.status();
 
-  const std::string widget = absl::StrCat("apiVersion: ", group,
-                                          "/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n");
+  const std::string widget = absl::StrCat(
+      "apiVersion: ", group, "/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n");
   ASSERT_TRUE(Kubectl({"apply", "-f", "-"}, widget).ok());
   out = Kubectl({"get", "widgets." + group, "w1", "-o", "jsonpath={.spec.size}"});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "3");
   // The schema is enforced by the real API server.
-  absl::StatusOr<std::string> bad = Kubectl(
-      {"apply", "-f", "-"}, absl::StrCat("apiVersion: ", group,
-                                         "/v1\nkind: Widget\nmetadata: {name: w2}\nspec: {size: 0}\n"));
+  absl::StatusOr<std::string> bad =
+      Kubectl({"apply", "-f", "-"},
+              absl::StrCat("apiVersion: ", group,
+                           "/v1\nkind: Widget\nmetadata: {name: w2}\nspec: {size: 0}\n"));
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(absl::StrContains(bad.status().message(), "spec.size")) << bad.status();
   EXPECT_TRUE(cp().Kubectl({"delete", "crd", crd_name, "--wait=false"}).ok());
@@ -146,7 +154,8 @@ spec:
 
 TEST_F(ControlPlaneChainTest, GarbageCollectorRemovesDependentsOfADeletedOwner) {
   ASSERT_TRUE(Kubectl({"create", "configmap", "owner"}).ok());
-  absl::StatusOr<std::string> uid = Kubectl({"get", "configmap", "owner", "-o", "jsonpath={.metadata.uid}"});
+  absl::StatusOr<std::string> uid =
+      Kubectl({"get", "configmap", "owner", "-o", "jsonpath={.metadata.uid}"});
   ASSERT_TRUE(uid.ok()) << uid.status();
   const std::string dependent = absl::StrCat(R"(
 apiVersion: v1
@@ -154,15 +163,20 @@ kind: ConfigMap
 metadata:
   name: dependent
   ownerReferences:
-  - {apiVersion: v1, kind: ConfigMap, name: owner, uid: )", *uid, R"(}
+  - {apiVersion: v1, kind: ConfigMap, name: owner, uid: )",
+                                             *uid, R"(}
 data: {k: v}
 )");
   ASSERT_TRUE(Kubectl({"apply", "-f", "-"}, dependent).ok());
   ASSERT_TRUE(Kubectl({"delete", "configmap", "owner"}).ok());
-  absl::Status gone = WaitFor("dependent to be garbage-collected", absl::Seconds(60), [&] {
-    absl::StatusOr<std::string> out = Kubectl({"get", "configmap", "dependent", "--ignore-not-found", "-o", "name"});
-    return out.ok() && out->empty();
-  }, absl::Milliseconds(500));
+  absl::Status gone = WaitFor(
+      "dependent to be garbage-collected", absl::Seconds(60),
+      [&] {
+        absl::StatusOr<std::string> out =
+            Kubectl({"get", "configmap", "dependent", "--ignore-not-found", "-o", "name"});
+        return out.ok() && out->empty();
+      },
+      absl::Milliseconds(500));
   EXPECT_TRUE(gone.ok()) << gone;
 }
 
@@ -225,10 +239,13 @@ TEST(ControlPlaneLifetimeTest, DiesWithAKilledTestBinary) {
   ASSERT_TRUE(holder.ok()) << holder.status();
 
   std::string dir;
-  absl::Status started = WaitFor("the holder's control plane", absl::Minutes(4), [&] {
-    std::ifstream in(handoff);
-    return static_cast<bool>(std::getline(in, dir)) && !dir.empty();
-  }, absl::Milliseconds(500));
+  absl::Status started = WaitFor(
+      "the holder's control plane", absl::Minutes(4),
+      [&] {
+        std::ifstream in(handoff);
+        return static_cast<bool>(std::getline(in, dir)) && !dir.empty();
+      },
+      absl::Milliseconds(500));
   ASSERT_TRUE(started.ok()) << started;
   absl::StatusOr<std::unique_ptr<ControlPlane>> held = ControlPlane::Attach(dir);
   ASSERT_TRUE(held.ok()) << held.status();

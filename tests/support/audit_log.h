@@ -13,16 +13,16 @@ namespace cohort::testing {
 // The fields of an audit.k8s.io/v1 Event that tests look at.
 struct AuditEvent {
   std::string audit_id;
-  std::string stage;       // "ResponseComplete" for finished requests
-  std::string verb;        // create, update, patch, delete, get, list, watch, ...
-  std::string user;        // user.username
-  std::string resource;    // objectRef.resource, e.g. "configmaps"
-  std::string subresource; // objectRef.subresource, e.g. "status"
-  std::string api_group;   // objectRef.apiGroup ("" for core)
-  std::string namespace_;  // objectRef.namespace
-  std::string name;        // objectRef.name
+  std::string stage;        // "ResponseComplete" for finished requests
+  std::string verb;         // create, update, patch, delete, get, list, watch, ...
+  std::string user;         // user.username
+  std::string resource;     // objectRef.resource, e.g. "configmaps"
+  std::string subresource;  // objectRef.subresource, e.g. "status"
+  std::string api_group;    // objectRef.apiGroup ("" for core)
+  std::string namespace_;   // objectRef.namespace
+  std::string name;         // objectRef.name
   std::string user_agent;
-  int code = 0;            // responseStatus.code
+  int code = 0;  // responseStatus.code
 };
 
 // Parses one line of the log. Lines that are not JSON objects are an InvalidArgument error.

@@ -58,7 +58,8 @@ TEST(ReadAuditLogTest, SkipsTornTailAndEarlierStages) {
   {
     std::ofstream out(path, std::ios::trunc);
     out << kCreate << "\n"
-        << R"({"auditID":"a0","stage":"ResponseStarted","verb":"watch"})" << "\n"
+        << R"({"auditID":"a0","stage":"ResponseStarted","verb":"watch"})"
+        << "\n"
         << kStatusPatch << "\n"
         << R"({"auditID":"a3","stage":"Respon)";  // torn: the server is mid-write
   }
@@ -73,7 +74,8 @@ TEST(ReadAuditLogTest, CorruptCompleteLineIsDataLoss) {
   const std::string path = ::testing::TempDir() + "/audit-bad.log";
   {
     std::ofstream out(path, std::ios::trunc);
-    out << kCreate << "\n" << "garbage\n";
+    out << kCreate << "\n"
+        << "garbage\n";
   }
   absl::StatusOr<std::vector<AuditEvent>> events = ReadAuditLog(path);
   EXPECT_EQ(events.status().code(), absl::StatusCode::kDataLoss);

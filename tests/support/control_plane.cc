@@ -90,7 +90,8 @@ ControlPlane& ControlPlane::Shared() {
       cp = Start({});
     }
     if (!cp.ok()) {
-      fprintf(stderr, "cannot get a control plane: %s\n", std::string(cp.status().message()).c_str());
+      fprintf(stderr, "cannot get a control plane: %s\n",
+              std::string(cp.status().message()).c_str());
       abort();
     }
     return *std::move(cp);

@@ -2,9 +2,9 @@
 // kwok) for tests, driven through tools/controlplane/cpctl. See docs/control-plane.md.
 //
 // Suites share one control plane: ctest starts it once (fixture "control_plane", directory in
-// COHORT_CP_DIR) and each test works in a namespace of its own (ControlPlaneTest). A test binary run
-// by hand starts its own on first use and stops it at exit; its processes die with the binary even
-// when it is killed (parent-death signals all the way down).
+// COHORT_CP_DIR) and each test works in a namespace of its own (ControlPlaneTest). A test binary
+// run by hand starts its own on first use and stops it at exit; its processes die with the binary
+// even when it is killed (parent-death signals all the way down).
 #pragma once
 
 #include <sys/types.h>
@@ -50,9 +50,9 @@ class ControlPlane {
   std::string kubectl_path() const { return bin_dir_ + "/kubectl"; }
 
   // Runs kubectl against this control plane; returns standard output, or an error with stderr.
-  [[nodiscard]] absl::StatusOr<std::string> Kubectl(const std::vector<std::string>& args,
-                                                    const std::string& stdin_data = "",
-                                                    absl::Duration timeout = absl::Minutes(2)) const;
+  [[nodiscard]] absl::StatusOr<std::string> Kubectl(
+      const std::vector<std::string>& args, const std::string& stdin_data = "",
+      absl::Duration timeout = absl::Minutes(2)) const;
 
   // Stops, starts or restarts one component (e.g. "kube-apiserver") and waits until it is down or
   // ready again.

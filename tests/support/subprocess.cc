@@ -78,7 +78,8 @@ std::string Tail(const std::string& s, size_t n) {
 
 bool ProcessAlive(pid_t pid) {
   if (kill(pid, 0) != 0) return false;
-  // /proc/<pid>/stat: "pid (comm) S ..."; comm may hold spaces and parentheses, so find the last ')'.
+  // /proc/<pid>/stat: "pid (comm) S ..."; comm may hold spaces and parentheses, so find the last
+  // ')'.
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const size_t close = stat.rfind(')');
@@ -87,7 +88,8 @@ bool ProcessAlive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
-absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv, const RunOptions& options) {
+absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv,
+                                     const RunOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("Run: empty argv");
   ExecArgs e = MakeExecArgs(argv, options.env);
   Pipe in, out, err;
@@ -143,7 +145,10 @@ absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv, const
       }
       ssize_t r = read(pfds[i].fd, buf, sizeof buf);
       if (r <= 0) {
-        if (pfds[i].fd == out.fds[0]) out.CloseRead(); else err.CloseRead();
+        if (pfds[i].fd == out.fds[0])
+          out.CloseRead();
+        else
+          err.CloseRead();
       } else {
         (pfds[i].fd == out.fds[0] ? result.out : result.err).append(buf, static_cast<size_t>(r));
       }
@@ -156,14 +161,15 @@ absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv, const
   return result;
 }
 
-absl::StatusOr<std::string> RunCommandOk(const std::vector<std::string>& argv, const RunOptions& options) {
+absl::StatusOr<std::string> RunCommandOk(const std::vector<std::string>& argv,
+                                         const RunOptions& options) {
   absl::StatusOr<RunResult> r = RunCommand(argv, options);
   if (!r.ok()) return r.status();
   if (r->timed_out || r->exit_code != 0) {
-    return absl::InternalError(absl::StrCat(
-        "`", absl::StrJoin(argv, " "), "` ",
-        r->timed_out ? "timed out" : absl::StrCat("exited ", r->exit_code), ": ",
-        Tail(r->err.empty() ? r->out : r->err, 2000)));
+    return absl::InternalError(
+        absl::StrCat("`", absl::StrJoin(argv, " "), "` ",
+                     r->timed_out ? "timed out" : absl::StrCat("exited ", r->exit_code), ": ",
+                     Tail(r->err.empty() ? r->out : r->err, 2000)));
   }
   return std::move(r->out);
 }

@@ -24,22 +24,22 @@ struct RunOptions {
 };
 
 struct RunResult {
-  int exit_code = -1;       // -1 when killed by a signal or the timeout
+  int exit_code = -1;  // -1 when killed by a signal or the timeout
   bool timed_out = false;
-  std::string out;          // standard output
-  std::string err;          // standard error
+  std::string out;  // standard output
+  std::string err;  // standard error
 };
 
 // Runs argv[0] (looked up in PATH) with argv and waits for it. The child gets its own process
 // group and dies with the calling process (parent-death signal). Errors only when the program
 // cannot be started at all; a non-zero exit is reported in RunResult.
 [[nodiscard]] absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv,
-                                            const RunOptions& options = {});
+                                                   const RunOptions& options = {});
 
-// Like RunCommand, but a non-zero exit (or a timeout) is an error whose message carries the command and
-// the tail of its standard error. Returns standard output.
+// Like RunCommand, but a non-zero exit (or a timeout) is an error whose message carries the command
+// and the tail of its standard error. Returns standard output.
 [[nodiscard]] absl::StatusOr<std::string> RunCommandOk(const std::vector<std::string>& argv,
-                                                const RunOptions& options = {});
+                                                       const RunOptions& options = {});
 
 // True if `pid` names a process that has not exited (a zombie counts as exited).
 bool ProcessAlive(pid_t pid);
@@ -54,8 +54,7 @@ class ChildProcess {
   ~ChildProcess();
 
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ChildProcess>> Spawn(
-      const std::vector<std::string>& argv, const std::string& log_path,
-      int death_signal);
+      const std::vector<std::string>& argv, const std::string& log_path, int death_signal);
 
   pid_t pid() const { return pid_; }
   // True while the child has not exited (reaps it if it has).

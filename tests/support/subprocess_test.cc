@@ -33,7 +33,8 @@ TEST(RunTest, FeedsLargeStdinWithoutDeadlock) {
 TEST(RunTest, PassesEnvironment) {
   RunOptions options;
   options.env["COHORT_TEST_VALUE"] = "42";
-  absl::StatusOr<RunResult> r = RunCommand({"sh", "-c", "printf %s \"$COHORT_TEST_VALUE\""}, options);
+  absl::StatusOr<RunResult> r =
+      RunCommand({"sh", "-c", "printf %s \"$COHORT_TEST_VALUE\""}, options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->out, "42");
 }
@@ -79,12 +80,10 @@ TEST(ChildProcessTest, StopKillsTheWholeProcessGroup) {
       {"sh", "-c", "sh -c 'trap \"\" TERM; echo $$ > " + pidfile + "; sleep 60' & wait"},
       dir + "/child.log", SIGKILL);
   ASSERT_TRUE(child.ok()) << child.status();
-  ASSERT_TRUE(WaitFor("grandchild pid file", absl::Seconds(10),
-                      [&] {
-                        std::error_code ec;
-                        return std::filesystem::file_size(pidfile, ec) > 0 && !ec;
-                      })
-                  .ok());
+  ASSERT_TRUE(WaitFor("grandchild pid file", absl::Seconds(10), [&] {
+                std::error_code ec;
+                return std::filesystem::file_size(pidfile, ec) > 0 && !ec;
+              }).ok());
   std::ifstream in(pidfile);
   pid_t grandchild = 0;
   in >> grandchild;

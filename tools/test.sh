@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what is missing, builds the control plane and the
+# code, checks formatting, runs the unit tests under ASan+UBSan and under TSan, then every test but
+# benchmarks (unit, integration, e2e) in the normal build. Exits non-zero on any failure.
+#
+#   tools/test.sh                 everything
+#   COHORT_TEST_QUICK=1 tools/test.sh   skip the sanitizer builds (a faster local loop)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+jobs=${COHORT_JOBS:-2}
+step() { printf '\n==== %s (%(%H:%M:%S)T, %ds so far)\n' "$1" -1 "$SECONDS"; }
+
+step "dependencies"
+tools/install-deps.sh
+
+step "control plane binaries"
+tools/controlplane/build.sh
+
+step "format check"
+tools/format.sh --check
+
+configure_and_build() {  # dir, cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+if [[ -z ${COHORT_TEST_QUICK:-} ]]; then
+  step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DCOHORT_SANITIZE=ON
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -L unit -j "$jobs" --output-on-failure
+
+  step "unit tests under ThreadSanitizer"
+  configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DCOHORT_TSAN=ON
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir build-tsan -L unit -j "$jobs" --output-on-failure
+fi
+
+step "all tests but benchmarks (unit, integration, e2e)"
+configure_and_build build
+ctest --test-dir build -LE bench -j "$jobs" --output-on-failure
+
+step "done"
