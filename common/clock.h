@@ -1,5 +1,5 @@
-// Time, injected. Code that reads the time or waits for a deadline takes a Clock&, so tests drive it
-// with SimulatedClock instead of sleeping (STYLE.md point 4; like Envoy's TimeSource and
+// Time, injected. Code that reads the time or waits for a deadline takes a Clock&, so tests drive
+// it with SimulatedClock instead of sleeping (STYLE.md point 4; like Envoy's TimeSource and
 // client-go's clock.Clock).
 #pragma once
 

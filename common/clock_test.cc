@@ -47,7 +47,8 @@ TEST(SimulatedClockTest, AwaitTimesOutOnlyWhenSimulatedTimePasses) {
   });
   while (clock.waiters() == 0) std::this_thread::yield();
   clock.Advance(absl::Minutes(59));
-  absl::SleepFor(absl::Milliseconds(20));  // real time passes; simulated time is short of the deadline
+  absl::SleepFor(
+      absl::Milliseconds(20));  // real time passes; simulated time is short of the deadline
   EXPECT_FALSE(returned.load());
   clock.Advance(absl::Minutes(1));
   waiter.join();
