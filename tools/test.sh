@@ -33,9 +33,18 @@ if [[ -z ${COHORT_TEST_QUICK:-} ]]; then
     ctest --test-dir build-asan -L unit -j "$jobs" --output-on-failure
 
   step "unit tests under ThreadSanitizer"
-  configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DCOHORT_TSAN=ON
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  # Abseil built with TSan, so TSan sees absl::Mutex (tools/build-absl-tsan.sh says why).
+  absl_tsan=$(tools/build-absl-tsan.sh)
+  configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DCOHORT_TSAN=ON \
+    -Dabsl_DIR="$absl_tsan/lib/cmake/absl"
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tools/tsan.supp" \
     ctest --test-dir build-tsan -L unit -j "$jobs" --output-on-failure
+
+  step "fuzz smoke runs (libFuzzer, clang, ASan+UBSan)"
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCOHORT_FUZZ=ON >/dev/null
+  mapfile -t fuzz_targets < <(cmake --build build-fuzz --target help | sed -n 's/^\([a-z_]*_fuzz\):.*/\1/p')
+  cmake --build build-fuzz -j "$jobs" --target "${fuzz_targets[@]}"
+  ctest --test-dir build-fuzz -R '_fuzz_smoke$' --output-on-failure
 fi
 
 step "all tests but benchmarks (unit, integration, e2e)"
