@@ -87,7 +87,12 @@ ControlPlane& ControlPlane::Shared() {
     if (const char* d = getenv("COHORT_CP_DIR"); d != nullptr && *d != '\0') {
       cp = Attach(d);
     } else {
-      cp = Start({});
+      Options options;
+      std::ifstream flags(COHORT_SOURCE_DIR "/tests/support/shared-control-plane.flags");
+      for (std::string flag; std::getline(flags, flag);) {
+        if (!flag.empty()) options.cpctl_flags.push_back(flag);
+      }
+      cp = Start(options);
     }
     if (!cp.ok()) {
       fprintf(stderr, "cannot get a control plane: %s\n",
