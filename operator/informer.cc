@@ -89,7 +89,8 @@ void Informer::Start() {
     }
   }
   for (Scope* scope : scopes) threads_.emplace_back([this, scope] { Run(*scope); });
-  if (options_.resync_period > absl::ZeroDuration()) threads_.emplace_back([this] { ResyncLoop(); });
+  if (options_.resync_period > absl::ZeroDuration())
+    threads_.emplace_back([this] { ResyncLoop(); });
 }
 
 void Informer::Stop() {
@@ -240,7 +241,8 @@ absl::Status Informer::Watch(Scope& scope, std::string& rv) {
     watch.timeout_seconds = timeout_dist(rng_);
     ++stats_.watches;
   }
-  absl::StatusOr<std::unique_ptr<HttpStream>> stream = client_.Watch(options_.type, scope.ns, watch);
+  absl::StatusOr<std::unique_ptr<HttpStream>> stream =
+      client_.Watch(options_.type, scope.ns, watch);
   if (!stream.ok()) return stream.status();
   {
     absl::MutexLock lock(&mu_);

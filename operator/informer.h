@@ -7,7 +7,8 @@
 //     (adds, updates, deletes) against the cache;
 //   - failures reconnect with exponential backoff and jitter (800 ms → 30 s, reset after 2 min of
 //     health);
-//   - a connection that delivers no bytes for `stall_timeout` (bookmarks arrive about once a minute)
+//   - a connection that delivers no bytes for `stall_timeout` (bookmarks arrive about once a
+//   minute)
 //     is declared dead, closed and re-watched.
 // Scope: all namespaces, or a list of namespaces (one list+watch each, for namespaced RBAC), with
 // label/field selectors; full objects or metadata only (PartialObjectMetadata, so Secrets' values
@@ -60,7 +61,7 @@ struct InformerOptions {
   // Applied to every object before it is cached; default: drop metadata.managedFields.
   std::function<void(nlohmann::json& object)> transform;
   int64_t list_page_size = 500;
-  absl::Duration min_watch_timeout = absl::Minutes(5);  // the server timeout is random in
+  absl::Duration min_watch_timeout = absl::Minutes(5);   // the server timeout is random in
   absl::Duration max_watch_timeout = absl::Minutes(10);  // [min, max)
   absl::Duration stall_timeout = absl::Seconds(150);
   absl::Duration initial_backoff = absl::Milliseconds(800);
@@ -103,7 +104,8 @@ class Informer {
   // Blocks until HasSynced() or the deadline (on the informer's clock). Returns HasSynced().
   bool WaitForSync(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Cache reads: no API calls. Objects are immutable and shared; hold the pointer as long as needed.
+  // Cache reads: no API calls. Objects are immutable and shared; hold the pointer as long as
+  // needed.
   ObjectPtr Get(std::string_view ns, std::string_view name) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<ObjectPtr> List(std::string_view ns = "") const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<ObjectPtr> ByIndex(const std::string& index, const std::string& value) const
@@ -114,7 +116,7 @@ class Informer {
   struct Stats {
     int64_t lists = 0;
     int64_t relists_after_gone = 0;
-    int64_t watches = 0;      // watch requests made
+    int64_t watches = 0;       // watch requests made
     int64_t watches_open = 0;  // of them, answered with a stream
     int64_t stalls = 0;
     int64_t events = 0;
@@ -150,7 +152,8 @@ class Informer {
   absl::flat_hash_map<std::string, IndexFunc> index_funcs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, ObjectPtr> items_ ABSL_GUARDED_BY(mu_);
   // index name → value → keys
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>>
+  absl::flat_hash_map<std::string,
+                      absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>>
       indexes_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Scope>> scopes_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace cohort::op {
 
 WorkQueue::WorkQueue(Clock& clock, RateLimiterPtr rate_limiter, WorkQueueMetricsPtr metrics)

@@ -18,14 +18,13 @@
 namespace cohort::op {
 namespace {
 
-using nlohmann::json;
 using ::cohort::testing::ControlPlaneTest;
 using ::cohort::testing::WaitFor;
+using nlohmann::json;
 
 const ResourceType kPodTemplates{"", "v1", "podtemplates", "PodTemplate", true};
 
-json ConfigMap(const std::string& name, const std::string& value,
-               json labels = json::object()) {
+json ConfigMap(const std::string& name, const std::string& value, json labels = json::object()) {
   return {{"apiVersion", "v1"},
           {"kind", "ConfigMap"},
           {"metadata", {{"name", name}, {"labels", labels}}},
@@ -101,9 +100,10 @@ class InformerIntegrationTest : public ControlPlaneTest {
   }
 
   absl::Status WaitExact(Informer& informer, const ResourceType& type) {
-    return WaitFor("cache to match the server", absl::Seconds(60),
-                   [&] { return static_cast<bool>(CacheMatchesServer(informer, type)); },
-                   absl::Milliseconds(200));
+    return WaitFor(
+        "cache to match the server", absl::Seconds(60),
+        [&] { return static_cast<bool>(CacheMatchesServer(informer, type)); },
+        absl::Milliseconds(200));
   }
 
   std::unique_ptr<KubeClient> client_;
@@ -177,7 +177,8 @@ TEST_F(InformerIntegrationTest, WatchesOnlyTheListedNamespaces) {
   ASSERT_TRUE(client_->Create(cm, unwatched, ConfigMap("in-c", "1")).ok());
   ASSERT_TRUE(client_->Create(cm, ns(), ConfigMap("in-a", "1")).ok());
   ASSERT_TRUE(WaitFor("both watched namespaces", absl::Seconds(30), [&] {
-                return informer.Get(ns(), "in-a") != nullptr && informer.Get(other, "in-b") != nullptr;
+                return informer.Get(ns(), "in-a") != nullptr &&
+                       informer.Get(other, "in-b") != nullptr;
               }).ok());
   EXPECT_EQ(informer.Get(unwatched, "in-c"), nullptr);
   EXPECT_TRUE(informer.ByIndex(kNamespaceIndex, unwatched).empty());
@@ -202,8 +203,9 @@ TEST_F(InformerIntegrationTest, MetadataOnlyNeverHoldsSecretValues) {
   EXPECT_FALSE(cached->contains("data"));
   EXPECT_EQ(cached->dump().find("s3cr3t"), std::string::npos);
   // Watch events are metadata too.
-  ASSERT_TRUE(client_->Patch(resources::kSecrets, ns(), "api-keys", PatchType::kMerge,
-                             R"({"stringData":{"key":"rotated-value"}})")
+  ASSERT_TRUE(client_
+                  ->Patch(resources::kSecrets, ns(), "api-keys", PatchType::kMerge,
+                          R"({"stringData":{"key":"rotated-value"}})")
                   .ok());
   ASSERT_TRUE(WaitFor("the rotated secret's new resourceVersion", absl::Seconds(30), [&] {
                 ObjectPtr o = informer.Get(ns(), "api-keys");
@@ -230,11 +232,12 @@ TEST_F(InformerIntegrationTest, StaysExactAcrossAnApiServerRestart) {
       return s.ok() || apierrors::IsNotFound(s) || apierrors::IsAlreadyExists(s);
     });
   };
-  ASSERT_TRUE(eventually("delete r0", [&] { return client_->Delete(cm, ns(), "r0").status(); }).ok());
-  ASSERT_TRUE(eventually("patch r1", [&] {
-                return client_->Patch(cm, ns(), "r1", PatchType::kMerge, R"({"data":{"k":"2"}})")
-                    .status();
-              }).ok());
+  ASSERT_TRUE(
+      eventually("delete r0", [&] { return client_->Delete(cm, ns(), "r0").status(); }).ok());
+  ASSERT_TRUE(
+      eventually("patch r1", [&] {
+        return client_->Patch(cm, ns(), "r1", PatchType::kMerge, R"({"data":{"k":"2"}})").status();
+      }).ok());
   ASSERT_TRUE(eventually("create r5", [&] {
                 return client_->Create(cm, ns(), ConfigMap("r5", "1")).status();
               }).ok());
@@ -272,9 +275,9 @@ TEST_F(InformerIntegrationTest, RelistsAfterGoneAndDeliversTheDifferences) {
       ::cohort::testing::RunCommandOk({::cohort::testing::CpctlPath(), "compact", cp().dir()});
   ASSERT_TRUE(compacted.ok()) << compacted.status();
 
-  absl::Status relisted = WaitFor("a relist after 410", absl::Seconds(90), [&] {
-    return informer.stats().relists_after_gone >= 1;
-  }, absl::Milliseconds(200));
+  absl::Status relisted = WaitFor(
+      "a relist after 410", absl::Seconds(90),
+      [&] { return informer.stats().relists_after_gone >= 1; }, absl::Milliseconds(200));
   ASSERT_TRUE(relisted.ok()) << relisted;
   absl::Status exact = WaitExact(informer, kPodTemplates);
   EXPECT_TRUE(exact.ok()) << exact;
@@ -311,9 +314,8 @@ TEST_F(InformerIntegrationTest, NoticesAStalledConnection) {
   ASSERT_TRUE(stalled.ok()) << stalled << "; watches " << informer.stats().watches;
 
   ASSERT_TRUE(client_->Create(resources::kConfigMaps, ns(), ConfigMap("after-stall", "1")).ok());
-  absl::Status seen = WaitFor("the new watch to deliver", absl::Seconds(60), [&] {
-    return informer.Get(ns(), "after-stall") != nullptr;
-  });
+  absl::Status seen = WaitFor("the new watch to deliver", absl::Seconds(60),
+                              [&] { return informer.Get(ns(), "after-stall") != nullptr; });
   EXPECT_TRUE(seen.ok()) << seen;
 }
 
