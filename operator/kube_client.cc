@@ -49,6 +49,10 @@ const char* ContentType(PatchType t) {
   return "application/merge-patch+json";
 }
 
+// Serializes a request body. Invalid UTF-8 in a string (possible in objects built from user
+// input) becomes U+FFFD instead of an exception escaping the module.
+std::string DumpJson(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 // Content negotiation for metadata-only reads (as client-go's metadata client).
 constexpr char kAcceptMetadataList[] =
     "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
@@ -215,14 +219,14 @@ absl::StatusOr<std::unique_ptr<HttpStream>> KubeClient::Watch(const ResourceType
 
 absl::StatusOr<json> KubeClient::Create(const ResourceType& type, std::string_view ns,
                                         const json& object) {
-  return Do({"POST", type.CollectionPath(ns), {}, object.dump()});
+  return Do({"POST", type.CollectionPath(ns), {}, DumpJson(object)});
 }
 
 absl::StatusOr<json> KubeClient::Update(const ResourceType& type, std::string_view ns,
                                         const json& object, std::string_view subresource) {
   const std::string name = NameOf(object);
   if (name.empty()) return absl::InvalidArgumentError("Update: object has no metadata.name");
-  return Do({"PUT", type.ObjectPath(ns, name, subresource), {}, object.dump()});
+  return Do({"PUT", type.ObjectPath(ns, name, subresource), {}, DumpJson(object)});
 }
 
 absl::StatusOr<json> KubeClient::Patch(const ResourceType& type, std::string_view ns,
@@ -248,7 +252,7 @@ absl::StatusOr<json> KubeClient::Apply(const ResourceType& type, std::string_vie
   options.field_manager = field_manager;
   options.force = force;
   options.subresource = std::string(subresource);
-  return Patch(type, ns, name, PatchType::kApply, object.dump(), options);
+  return Patch(type, ns, name, PatchType::kApply, DumpJson(object), options);
 }
 
 absl::StatusOr<json> KubeClient::Delete(const ResourceType& type, std::string_view ns,
@@ -274,7 +278,7 @@ absl::StatusOr<json> KubeClient::Delete(const ResourceType& type, std::string_vi
   if (options.grace_period_seconds.has_value()) {
     body["gracePeriodSeconds"] = *options.grace_period_seconds;
   }
-  return Do({"DELETE", type.ObjectPath(ns, name), {}, body.dump()});
+  return Do({"DELETE", type.ObjectPath(ns, name), {}, DumpJson(body)});
 }
 
 absl::StatusOr<ResourceType> KubeClient::Resolve(std::string_view group, std::string_view version,
