@@ -51,7 +51,9 @@ const char* ContentType(PatchType t) {
 
 // Serializes a request body. Invalid UTF-8 in a string (possible in objects built from user
 // input) becomes U+FFFD instead of an exception escaping the module.
-std::string DumpJson(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string DumpJson(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 // Content negotiation for metadata-only reads (as client-go's metadata client).
 constexpr char kAcceptMetadataList[] =
