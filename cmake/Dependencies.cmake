@@ -12,3 +12,8 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(Boost 1.74 REQUIRED COMPONENTS system)
 find_package(OpenSSL REQUIRED)
 find_package(ZLIB REQUIRED)
+
+# RE2 (Debian libre2-dev ships no CMake package, only re2.pc): regex mapping rules in the ingest
+# config (config/), linear-time on untrusted input. Imported target: PkgConfig::RE2.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
