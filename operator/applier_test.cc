@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "operator/api_error.h"
+#include "operator/testing/fake_transport.h"
 
 namespace cohort::op {
 namespace {
@@ -39,25 +40,17 @@ std::string Unescape(std::string_view s) {
   return out;
 }
 
-// A tiny API server: objects by path; GET, LIST (equality label selectors), PATCH (apply: the
-// body replaces the object, server fields kept and a defaulted field added), DELETE
-// (preconditions, finalizers). Records every request as "VERB path".
-class FakeApiServer final : public HttpTransport {
+// A tiny API server, served through the fake transport: objects by path; GET, LIST (equality
+// label selectors), PATCH (apply: the body replaces the object, server fields kept and a defaulted
+// field added), DELETE (preconditions, finalizers).
+class FakeApiServer {
  public:
-  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Duration) override {
+  absl::StatusOr<HttpResponse> Serve(const HttpRequest& request) {
     absl::MutexLock lock(&mu_);
     const std::string path = request.path_and_query.substr(0, request.path_and_query.find('?'));
     const std::string query = request.path_and_query.size() > path.size()
                                   ? request.path_and_query.substr(path.size() + 1)
                                   : "";
-    requests_.push_back(absl::StrCat(request.method, " ", path));
-    queries_.push_back(query);
-    bodies_.push_back(request.body);
-    if (auto it = fail_next_.find(request.method + " " + path); it != fail_next_.end()) {
-      HttpResponse r = it->second;
-      fail_next_.erase(it);
-      return r;
-    }
     if (request.method == "GET") {
       if (path == "/apis/example.com/v1") {
         return Ok(R"({"resources":[{"name":"widgets","kind":"Widget","namespaced":true},
@@ -84,7 +77,6 @@ class FakeApiServer final : public HttpTransport {
       auto it = objects_.find(path);
       if (it == objects_.end()) return NotFound(path);
       json options = json::parse(request.body);
-      deletes_.push_back(options);
       const std::string uid =
           options.contains("preconditions") ? options["preconditions"].value("uid", "") : "";
       if (!uid.empty() && uid != it->second["metadata"]["uid"]) {
@@ -99,10 +91,6 @@ class FakeApiServer final : public HttpTransport {
     }
     return HttpResponse{405, {}, StatusBody(405, "MethodNotAllowed", request.method)};
   }
-  absl::StatusOr<std::unique_ptr<HttpStream>> Open(const HttpRequest&) override {
-    return absl::UnimplementedError("no watches here");
-  }
-
   void Put(const std::string& path, json object) {
     absl::MutexLock lock(&mu_);
     if (!object["metadata"].contains("uid")) {
@@ -114,38 +102,6 @@ class FakeApiServer final : public HttpTransport {
     absl::MutexLock lock(&mu_);
     auto it = objects_.find(path);
     return it == objects_.end() ? std::nullopt : std::optional<json>(it->second);
-  }
-  void FailNext(const std::string& verb_and_path, int code, std::string body) {
-    absl::MutexLock lock(&mu_);
-    fail_next_[verb_and_path] = HttpResponse{code, {}, std::move(body)};
-  }
-  std::vector<std::string> requests() {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-  // Requests other than GETs.
-  std::vector<std::string> writes() {
-    absl::MutexLock lock(&mu_);
-    std::vector<std::string> out;
-    for (const std::string& r : requests_) {
-      if (!absl::StartsWith(r, "GET ")) out.push_back(r);
-    }
-    return out;
-  }
-  std::vector<std::string> queries() {
-    absl::MutexLock lock(&mu_);
-    return queries_;
-  }
-  std::vector<json> deletes() {
-    absl::MutexLock lock(&mu_);
-    return deletes_;
-  }
-  void ClearLog() {
-    absl::MutexLock lock(&mu_);
-    requests_.clear();
-    queries_.clear();
-    bodies_.clear();
-    deletes_.clear();
   }
 
  private:
@@ -189,11 +145,6 @@ class FakeApiServer final : public HttpTransport {
 
   absl::Mutex mu_;
   std::map<std::string, json> objects_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, HttpResponse> fail_next_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> requests_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> queries_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> bodies_ ABSL_GUARDED_BY(mu_);
-  std::vector<json> deletes_ ABSL_GUARDED_BY(mu_);
   int next_uid_ ABSL_GUARDED_BY(mu_) = 0;
   int resource_version_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -234,13 +185,12 @@ json Owned(json desired, const Owner& owner = kOwner) {
 class ApplierTest : public ::testing::Test {
  protected:
   ApplierTest() {
-    auto fake = std::make_unique<FakeApiServer>();
-    api_ = fake.get();
+    fake_.SetHandler([this](const HttpRequest& r) { return api_.Serve(r); });
     KubeClientOptions options;
     options.qps = 1e6;
     options.burst = 1'000'000;
     options.max_attempts = 1;
-    client_ = std::make_unique<KubeClient>(std::move(fake), options);
+    client_ = std::make_unique<KubeClient>(fake_.Connect(), options);
     applier_ = std::make_unique<Applier>(*client_);
   }
 
@@ -251,7 +201,46 @@ class ApplierTest : public ::testing::Test {
     return summary;
   }
 
-  FakeApiServer* api_;
+  // The next request with this verb and path gets `code` and `body` instead of the server's
+  // answer.
+  void FailNext(const std::string& verb_and_path, int code, std::string body) {
+    const size_t space = verb_and_path.find(' ');
+    fake_.ReplyTo(verb_and_path.substr(0, space), verb_and_path.substr(space + 1), code,
+                  std::move(body));
+  }
+  // Every request since the last ClearLog() as "VERB path" (no query).
+  std::vector<std::string> Requests() {
+    std::vector<std::string> out;
+    for (const testing::RecordedRequest& r : fake_.requests()) {
+      out.push_back(absl::StrCat(r.method(), " ", r.Path()));
+    }
+    return out;
+  }
+  // Requests other than GETs.
+  std::vector<std::string> Writes() {
+    std::vector<std::string> out;
+    for (const std::string& r : Requests()) {
+      if (!absl::StartsWith(r, "GET ")) out.push_back(r);
+    }
+    return out;
+  }
+  std::vector<std::string> Queries() {
+    std::vector<std::string> out;
+    for (const testing::RecordedRequest& r : fake_.requests()) out.push_back(r.Query());
+    return out;
+  }
+  // The DeleteOptions of DELETEs that found their object.
+  std::vector<json> Deletes() {
+    std::vector<json> out;
+    for (const testing::RecordedRequest& r : fake_.requests()) {
+      if (r.method() == "DELETE" && r.status != 404) out.push_back(json::parse(r.request.body));
+    }
+    return out;
+  }
+  void ClearLog() { fake_.ClearRequests(); }
+
+  FakeApiServer api_;
+  testing::FakeTransport fake_;  // records every request
   std::unique_ptr<KubeClient> client_;
   std::unique_ptr<Applier> applier_;
 };
@@ -262,57 +251,57 @@ TEST_F(ApplierTest, CreatesThenWritesNothingWhenNothingChanged) {
   ASSERT_EQ(first.outcomes.size(), 2u);
   EXPECT_EQ(first.Count(ApplyAction::kCreated), 2);
   EXPECT_TRUE(first.Changed());
-  EXPECT_EQ(api_->writes(),
+  EXPECT_EQ(Writes(),
             (std::vector<std::string>{"PATCH /api/v1/namespaces/team/configmaps/a",
                                       "PATCH /apis/apps/v1/namespaces/team/statefulsets/s"}));
-  EXPECT_TRUE(absl::StrContains(api_->queries()[1], "fieldManager=cohort-operator"));
-  EXPECT_TRUE(absl::StrContains(api_->queries()[1], "force=true"));
+  EXPECT_TRUE(absl::StrContains(Queries()[1], "fieldManager=cohort-operator"));
+  EXPECT_TRUE(absl::StrContains(Queries()[1], "force=true"));
 
-  api_->ClearLog();
+  ClearLog();
   ApplySummary second = MustApply(children);
   EXPECT_EQ(second.Count(ApplyAction::kUnchanged), 2);
   EXPECT_FALSE(second.Changed());
-  EXPECT_TRUE(api_->writes().empty()) << "the server's defaulted field must not count as a change";
-  EXPECT_EQ(api_->requests().size(), 2u) << "one GET per child";
+  EXPECT_TRUE(Writes().empty()) << "the server's defaulted field must not count as a change";
+  EXPECT_EQ(Requests().size(), 2u) << "one GET per child";
 }
 
 TEST_F(ApplierTest, AChangedFieldIsAppliedAndNamed) {
   ASSERT_EQ(MustApply({{ConfigMap("a", {{"k", "1"}})}, {}, nullptr}).Count(ApplyAction::kCreated),
             1);
-  api_->ClearLog();
+  ClearLog();
   ApplySummary summary = MustApply({{ConfigMap("a", {{"k", "2"}})}, {}, nullptr});
   ASSERT_EQ(summary.outcomes.size(), 1u);
   EXPECT_EQ(summary.outcomes[0].action, ApplyAction::kUpdated);
   EXPECT_EQ(summary.outcomes[0].detail, "data.k");
-  EXPECT_EQ(api_->writes().size(), 1u);
-  EXPECT_EQ((*api_->Object(std::string(kCmPath) + "a"))["data"]["k"], "2");
+  EXPECT_EQ(Writes().size(), 1u);
+  EXPECT_EQ((*api_.Object(std::string(kCmPath) + "a"))["data"]["k"], "2");
 }
 
 TEST_F(ApplierTest, AFieldRemovedFromTheDesiredObjectIsAppliedAway) {
   MustApply({{ConfigMap("a", {{"k", "1"}, {"gone", "x"}})}, {}, nullptr});
-  api_->ClearLog();
+  ClearLog();
   // {"k":"1"} is a subset of the live data; only the hash annotation sees the removal.
   ApplySummary summary = MustApply({{ConfigMap("a", {{"k", "1"}})}, {}, nullptr});
   EXPECT_EQ(summary.Count(ApplyAction::kUpdated), 1);
-  EXPECT_FALSE((*api_->Object(std::string(kCmPath) + "a"))["data"].contains("gone"));
+  EXPECT_FALSE((*api_.Object(std::string(kCmPath) + "a"))["data"].contains("gone"));
 }
 
 TEST_F(ApplierTest, DriftIsRepaired) {
   MustApply({{ConfigMap("a", {{"k", "1"}})}, {}, nullptr});
-  json live = *api_->Object(std::string(kCmPath) + "a");
+  json live = *api_.Object(std::string(kCmPath) + "a");
   live["data"]["k"] = "edited by hand";
-  api_->Put(std::string(kCmPath) + "a", live);
-  api_->ClearLog();
+  api_.Put(std::string(kCmPath) + "a", live);
+  ClearLog();
   ApplySummary summary = MustApply({{ConfigMap("a", {{"k", "1"}})}, {}, nullptr});
   ASSERT_EQ(summary.outcomes.size(), 1u);
   EXPECT_EQ(summary.outcomes[0].action, ApplyAction::kUpdated);
   EXPECT_EQ(summary.outcomes[0].detail, "data.k");
-  EXPECT_EQ((*api_->Object(std::string(kCmPath) + "a"))["data"]["k"], "1");
+  EXPECT_EQ((*api_.Object(std::string(kCmPath) + "a"))["data"]["k"], "1");
 }
 
 TEST_F(ApplierTest, MarksChildrenAsOwned) {
   MustApply({{ConfigMap("a", {{"k", "1"}})}, {}, nullptr});
-  json live = *api_->Object(std::string(kCmPath) + "a");
+  json live = *api_.Object(std::string(kCmPath) + "a");
   EXPECT_EQ(live["metadata"]["namespace"], kNs);
   EXPECT_EQ(live["metadata"]["labels"][kManagedByLabel], "cohort-operator");
   EXPECT_EQ(live["metadata"]["labels"][kOwnerUidLabel], "owner-uid-1");
@@ -328,8 +317,8 @@ TEST_F(ApplierTest, MarksChildrenAsOwned) {
 
 TEST_F(ApplierTest, ImmutableFieldErrorDeletesAndRecreates) {
   MustApply({{StatefulSet("s", "web")}, {}, nullptr});
-  const std::string old_uid = (*api_->Object(std::string(kStsPath) + "s"))["metadata"]["uid"];
-  api_->FailNext(
+  const std::string old_uid = (*api_.Object(std::string(kStsPath) + "s"))["metadata"]["uid"];
+  FailNext(
       std::string("PATCH ") + kStsPath + "s", 422,
       StatusBody(422, "Invalid",
                  "StatefulSet.apps \"s\" is invalid: spec: Forbidden: updates to statefulset spec "
@@ -338,32 +327,32 @@ TEST_F(ApplierTest, ImmutableFieldErrorDeletesAndRecreates) {
                  {{{"reason", "FieldValueForbidden"},
                    {"message", "Forbidden: updates to statefulset spec for fields other than ..."},
                    {"field", "spec"}}}));
-  api_->ClearLog();
+  ClearLog();
   ApplySummary summary = MustApply({{StatefulSet("s", "api")}, {}, nullptr});
   ASSERT_EQ(summary.outcomes.size(), 1u);
   EXPECT_EQ(summary.outcomes[0].action, ApplyAction::kRecreated);
   EXPECT_EQ(summary.outcomes[0].detail, "spec");
-  EXPECT_EQ(api_->writes(), (std::vector<std::string>{std::string("PATCH ") + kStsPath + "s",
-                                                      std::string("DELETE ") + kStsPath + "s",
-                                                      std::string("PATCH ") + kStsPath + "s"}));
-  ASSERT_EQ(api_->deletes().size(), 1u);
-  EXPECT_EQ(api_->deletes()[0]["propagationPolicy"], "Background");
-  EXPECT_EQ(api_->deletes()[0]["preconditions"]["uid"], old_uid);
-  json live = *api_->Object(std::string(kStsPath) + "s");
+  EXPECT_EQ(Writes(), (std::vector<std::string>{std::string("PATCH ") + kStsPath + "s",
+                                                std::string("DELETE ") + kStsPath + "s",
+                                                std::string("PATCH ") + kStsPath + "s"}));
+  ASSERT_EQ(Deletes().size(), 1u);
+  EXPECT_EQ(Deletes()[0]["propagationPolicy"], "Background");
+  EXPECT_EQ(Deletes()[0]["preconditions"]["uid"], old_uid);
+  json live = *api_.Object(std::string(kStsPath) + "s");
   EXPECT_NE(live["metadata"]["uid"], old_uid);
   EXPECT_EQ(live["spec"]["selector"]["matchLabels"]["app"], "api");
 }
 
 TEST_F(ApplierTest, RecreateWaitsWhileTheOldObjectIsTerminating) {
   MustApply({{StatefulSet("s", "web")}, {}, nullptr});
-  json live = *api_->Object(std::string(kStsPath) + "s");
+  json live = *api_.Object(std::string(kStsPath) + "s");
   live["metadata"]["finalizers"] = {"example.com/hold"};
-  api_->Put(std::string(kStsPath) + "s", live);
-  api_->FailNext(std::string("PATCH ") + kStsPath + "s", 422,
-                 StatusBody(422, "Invalid", "spec.selector: Invalid value: ...: field is immutable",
-                            {{{"reason", "FieldValueInvalid"},
-                              {"message", "Invalid value: ...: field is immutable"},
-                              {"field", "spec.selector"}}}));
+  api_.Put(std::string(kStsPath) + "s", live);
+  FailNext(std::string("PATCH ") + kStsPath + "s", 422,
+           StatusBody(422, "Invalid", "spec.selector: Invalid value: ...: field is immutable",
+                      {{{"reason", "FieldValueInvalid"},
+                        {"message", "Invalid value: ...: field is immutable"},
+                        {"field", "spec.selector"}}}));
   ApplySummary summary = MustApply({{StatefulSet("s", "api")}, {}, nullptr});
   ASSERT_EQ(summary.outcomes.size(), 1u);
   EXPECT_EQ(summary.outcomes[0].action, ApplyAction::kWaitingForDeletion);
@@ -371,10 +360,10 @@ TEST_F(ApplierTest, RecreateWaitsWhileTheOldObjectIsTerminating) {
   EXPECT_FALSE(summary.Changed());
 
   // While it terminates, nothing is written to it.
-  api_->ClearLog();
+  ClearLog();
   summary = MustApply({{StatefulSet("s", "api")}, {}, nullptr});
   EXPECT_EQ(summary.outcomes[0].action, ApplyAction::kWaitingForDeletion);
-  EXPECT_TRUE(api_->writes().empty());
+  EXPECT_TRUE(Writes().empty());
 }
 
 TEST_F(ApplierTest, PersistentVolumeClaimsAreNeverRecreated) {
@@ -385,36 +374,36 @@ TEST_F(ApplierTest, PersistentVolumeClaimsAreNeverRecreated) {
               {"spec", {{"storageClassName", "slow"}}}};
   ASSERT_TRUE(applier_->ApplyOne(kOwner, pvc).ok());
   pvc["spec"]["storageClassName"] = "fast";
-  api_->FailNext("PATCH " + path, 422,
-                 StatusBody(422, "Invalid",
-                            "spec: Forbidden: spec is immutable after creation except "
-                            "resources.requests for bound claims"));
-  api_->ClearLog();
+  FailNext("PATCH " + path, 422,
+           StatusBody(422, "Invalid",
+                      "spec: Forbidden: spec is immutable after creation except "
+                      "resources.requests for bound claims"));
+  ClearLog();
   absl::StatusOr<ApplyOutcome> outcome = applier_->ApplyOne(kOwner, pvc);
   EXPECT_TRUE(IsImmutableFieldError(outcome.status())) << outcome.status();
-  EXPECT_EQ(api_->writes(), (std::vector<std::string>{"PATCH " + path}));
-  EXPECT_TRUE(api_->Object(path).has_value());
+  EXPECT_EQ(Writes(), (std::vector<std::string>{"PATCH " + path}));
+  EXPECT_TRUE(api_.Object(path).has_value());
 }
 
 TEST_F(ApplierTest, OtherInvalidErrorsAreReturnedWithoutDeleting) {
   MustApply({{ConfigMap("a", {{"k", "1"}})}, {}, nullptr});
-  api_->FailNext(std::string("PATCH ") + kCmPath + "a", 422,
-                 StatusBody(422, "Invalid", "data[bad key]: Invalid value: a valid config key",
-                            {{{"reason", "FieldValueInvalid"},
-                              {"message", "a valid config key must consist of ..."},
-                              {"field", "data[bad key]"}}}));
-  api_->ClearLog();
+  FailNext(std::string("PATCH ") + kCmPath + "a", 422,
+           StatusBody(422, "Invalid", "data[bad key]: Invalid value: a valid config key",
+                      {{{"reason", "FieldValueInvalid"},
+                        {"message", "a valid config key must consist of ..."},
+                        {"field", "data[bad key]"}}}));
+  ClearLog();
   ApplySummary summary;
   absl::Status s =
       applier_->Apply(kOwner, {{ConfigMap("a", {{"bad key", "1"}})}, {}, nullptr}, summary);
   EXPECT_TRUE(apierrors::IsInvalid(s)) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "ConfigMap team/a")) << s;
-  EXPECT_EQ(api_->writes(), (std::vector<std::string>{std::string("PATCH ") + kCmPath + "a"}));
+  EXPECT_EQ(Writes(), (std::vector<std::string>{std::string("PATCH ") + kCmPath + "a"}));
 }
 
 TEST_F(ApplierTest, ErrorsKeepTheirKubernetesReason) {
-  api_->FailNext(std::string("PATCH ") + kCmPath + "a", 409,
-                 StatusBody(409, "Conflict", "Apply failed with 1 conflict"));
+  FailNext(std::string("PATCH ") + kCmPath + "a", 409,
+           StatusBody(409, "Conflict", "Apply failed with 1 conflict"));
   absl::StatusOr<ApplyOutcome> outcome = applier_->ApplyOne(kOwner, ConfigMap("a", {}));
   EXPECT_TRUE(apierrors::IsConflict(outcome.status())) << outcome.status();
 }
@@ -424,14 +413,14 @@ TEST_F(ApplierTest, PrunesOwnedChildrenNoLongerDesired) {
   // predicate), foreign (labelled for the owner but controlled by nobody), and one of another
   // owner.
   for (const char* name : {"a", "b", "c", "keep-me"}) {
-    api_->Put(std::string(kCmPath) + name, Owned(ConfigMap(name, {})));
+    api_.Put(std::string(kCmPath) + name, Owned(ConfigMap(name, {})));
   }
   json foreign = Owned(ConfigMap("foreign", {}));
   foreign["metadata"]["ownerReferences"] = json::array();
-  api_->Put(std::string(kCmPath) + "foreign", foreign);
+  api_.Put(std::string(kCmPath) + "foreign", foreign);
   const Owner other{"v1", "ConfigMap", "other", "owner-uid-2", kNs};
-  api_->Put(std::string(kCmPath) + "other-child", Owned(ConfigMap("other-child", {}), other));
-  api_->ClearLog();
+  api_.Put(std::string(kCmPath) + "other-child", Owned(ConfigMap("other-child", {}), other));
+  ClearLog();
 
   ChildSet children{{ConfigMap("a", {})},
                     {resources::kConfigMaps, resources::kServices},
@@ -439,52 +428,52 @@ TEST_F(ApplierTest, PrunesOwnedChildrenNoLongerDesired) {
   ApplySummary summary = MustApply(children);
   EXPECT_EQ(summary.Count(ApplyAction::kPruned), 2);
   EXPECT_EQ(summary.Count(ApplyAction::kUnchanged), 1);
-  EXPECT_EQ(api_->writes(), (std::vector<std::string>{std::string("DELETE ") + kCmPath + "b",
-                                                      std::string("DELETE ") + kCmPath + "c"}));
-  for (const json& d : api_->deletes()) EXPECT_EQ(d["propagationPolicy"], "Background");
-  EXPECT_TRUE(api_->Object(std::string(kCmPath) + "keep-me").has_value());
-  EXPECT_TRUE(api_->Object(std::string(kCmPath) + "foreign").has_value());
-  EXPECT_TRUE(api_->Object(std::string(kCmPath) + "other-child").has_value());
+  EXPECT_EQ(Writes(), (std::vector<std::string>{std::string("DELETE ") + kCmPath + "b",
+                                                std::string("DELETE ") + kCmPath + "c"}));
+  for (const json& d : Deletes()) EXPECT_EQ(d["propagationPolicy"], "Background");
+  EXPECT_TRUE(api_.Object(std::string(kCmPath) + "keep-me").has_value());
+  EXPECT_TRUE(api_.Object(std::string(kCmPath) + "foreign").has_value());
+  EXPECT_TRUE(api_.Object(std::string(kCmPath) + "other-child").has_value());
   // Listed by the owner label, in the owner's namespace, for every owned kind.
   bool listed_services = false;
-  for (const std::string& r : api_->requests()) {
+  for (const std::string& r : Requests()) {
     listed_services |= r == "GET /api/v1/namespaces/team/services";
   }
   EXPECT_TRUE(listed_services);
-  for (const std::string& q : api_->queries()) {
+  for (const std::string& q : Queries()) {
     if (absl::StrContains(q, "labelSelector")) {
       EXPECT_TRUE(absl::StrContains(q, "labelSelector=cohort.dev%2Fowner-uid%3Downer-uid-1")) << q;
     }
   }
 
   // At rest: nothing more to do.
-  api_->ClearLog();
+  ClearLog();
   summary = MustApply(children);
   EXPECT_FALSE(summary.Changed());
-  EXPECT_TRUE(api_->writes().empty());
+  EXPECT_TRUE(Writes().empty());
 }
 
 TEST_F(ApplierTest, NothingIsPrunedWhenAnApplyFails) {
-  api_->Put(std::string(kCmPath) + "old", Owned(ConfigMap("old", {})));
-  api_->FailNext(std::string("PATCH ") + kCmPath + "a", 500,
-                 StatusBody(500, "InternalError", "etcd is sad"));
+  api_.Put(std::string(kCmPath) + "old", Owned(ConfigMap("old", {})));
+  FailNext(std::string("PATCH ") + kCmPath + "a", 500,
+           StatusBody(500, "InternalError", "etcd is sad"));
   ApplySummary summary;
   absl::Status s =
       applier_->Apply(kOwner, {{ConfigMap("a", {})}, {resources::kConfigMaps}, nullptr}, summary);
   EXPECT_FALSE(s.ok());
-  EXPECT_TRUE(api_->Object(std::string(kCmPath) + "old").has_value());
+  EXPECT_TRUE(api_.Object(std::string(kCmPath) + "old").has_value());
   EXPECT_TRUE(summary.outcomes.empty());
 }
 
 TEST_F(ApplierTest, SummaryKeepsWhatWasDoneBeforeAnError) {
-  api_->FailNext(std::string("PATCH ") + kCmPath + "b", 422, StatusBody(422, "Invalid", "no good"));
+  FailNext(std::string("PATCH ") + kCmPath + "b", 422, StatusBody(422, "Invalid", "no good"));
   ApplySummary summary;
   absl::Status s = applier_->Apply(
       kOwner, {{ConfigMap("a", {}), ConfigMap("b", {}), ConfigMap("c", {})}, {}, nullptr}, summary);
   EXPECT_TRUE(apierrors::IsInvalid(s)) << s;
   ASSERT_EQ(summary.outcomes.size(), 1u);
   EXPECT_EQ(summary.outcomes[0].name, "a");
-  EXPECT_FALSE(api_->Object(std::string(kCmPath) + "c").has_value());
+  EXPECT_FALSE(api_.Object(std::string(kCmPath) + "c").has_value());
 }
 
 TEST_F(ApplierTest, MalformedSetsFailBeforeAnyWrite) {
@@ -499,7 +488,7 @@ TEST_F(ApplierTest, MalformedSetsFailBeforeAnyWrite) {
           ->Apply(kOwner, {{ConfigMap("a", {}), json{{"kind", "ConfigMap"}}}, {}, nullptr}, summary)
           .code(),
       absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(api_->requests().empty());
+  EXPECT_TRUE(Requests().empty());
 }
 
 TEST_F(ApplierTest, UnknownKindsAreResolvedByDiscovery) {
@@ -510,7 +499,7 @@ TEST_F(ApplierTest, UnknownKindsAreResolvedByDiscovery) {
   absl::StatusOr<ApplyOutcome> outcome = applier_->ApplyOne(kOwner, widget);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_EQ(outcome->action, ApplyAction::kCreated);
-  EXPECT_TRUE(api_->Object("/apis/example.com/v1/namespaces/team/widgets/w").has_value());
+  EXPECT_TRUE(api_.Object("/apis/example.com/v1/namespaces/team/widgets/w").has_value());
   EXPECT_FALSE(applier_->TypeOf({{"apiVersion", "example.com/v1"}, {"kind", "Gadget"}}).ok());
   absl::StatusOr<ResourceType> known = applier_->TypeOf(StatefulSet("s", "x"));
   ASSERT_TRUE(known.ok());
@@ -537,7 +526,7 @@ TEST_F(ApplierTest, OneApplierServesConcurrentReconciles) {
     });
   }
   for (std::thread& t : workers) t.join();
-  EXPECT_EQ(api_->writes().size(), 8u);
+  EXPECT_EQ(Writes().size(), 8u);
 }
 
 // A reader over a fixed set of objects, as a reconciler's informer cache would be.
@@ -580,7 +569,7 @@ TEST_F(ApplierTest, ACacheReaderSavesTheReads) {
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_EQ(outcome->action, ApplyAction::kUnchanged);
   EXPECT_EQ(cache.gets(), 1);
-  EXPECT_TRUE(api_->requests().empty());
+  EXPECT_TRUE(Requests().empty());
 }
 
 // ------------------------------------------------------------------------------ pure helpers

@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/uuid.h"
 #include "spdlog/spdlog.h"
 
 namespace cohort::op {
@@ -104,6 +106,9 @@ void Controller::Work() {
 
 void Controller::ProcessKey(const std::string& key) {
   using Result = ControllerMetrics::Result;
+  // Every line logged during this reconcile, by whatever code logs it, names it.
+  ScopedLogFields log_fields(
+      {{"controller", name_}, {"object", key}, {"reconcileID", NewRandomUuid()}});
   const absl::Time start = clock_.Now();
   std::optional<ReconcileResult> result;
   try {
@@ -115,8 +120,7 @@ void Controller::ProcessKey(const std::string& key) {
   metrics_->ObserveReconcileTime(clock_.Now() - start);
   const bool threw = !result.has_value();
   if (threw) {
-    spdlog::error("controller={} key={}: reconcile threw an exception; retrying with backoff",
-                  name_, key);
+    spdlog::error("reconcile threw an exception; retrying with backoff");
     metrics_->IncReconcilePanics();
     result = ReconcileResult::Error(absl::InternalError("reconcile threw an exception"));
   }
@@ -127,8 +131,7 @@ void Controller::ProcessKey(const std::string& key) {
     case ReconcileResult::Kind::kError:
       queue_.AddRateLimited(key);
       if (!threw) {
-        spdlog::error("controller={} key={}: reconcile failed: {}", name_, key,
-                      result->status().ToString());
+        spdlog::error("reconcile failed: {}", result->status().ToString());
       }
       metrics_->IncReconcileErrors();
       metrics_->IncReconcileTotal(Result::kError);

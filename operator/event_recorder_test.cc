@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "operator/testing/fake_transport.h"
 
 namespace cohort::op {
 namespace {
@@ -27,46 +28,15 @@ std::string StatusBody(int code, const std::string& reason) {
       .dump();
 }
 
-// Events by namespace and name; POST creates, a merge PATCH updates. Requests can hang.
-class FakeEventsApi final : public HttpTransport {
+// Events by namespace and name, served through the fake transport: POST creates, a merge PATCH
+// updates.
+class EventsApi {
  public:
-  struct Request {
-    std::string method;
-    std::string path;
-    std::string content_type;
-    json body;
-    int status = 0;
-  };
-
-  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Duration) override {
+  absl::StatusOr<HttpResponse> Serve(const HttpRequest& request) {
     absl::MutexLock lock(&mu_);
-    ++in_flight_;
-    mu_.Await(absl::Condition(
-        +[](bool* hang) { return !*hang; }, &hang_));
-    --in_flight_;
-    Request seen{request.method, request.path_and_query, "", json::parse(request.body)};
-    for (const auto& [k, v] : request.headers) {
-      if (k == "Content-Type") seen.content_type = v;
-    }
-    HttpResponse response = Route(seen);
-    seen.status = response.status;
-    requests_.push_back(std::move(seen));
-    return response;
-  }
-  absl::StatusOr<std::unique_ptr<HttpStream>> Open(const HttpRequest&) override {
-    return absl::UnimplementedError("no watches here");
+    return Route(request.method, request.path_and_query, json::parse(request.body));
   }
 
-  std::vector<Request> requests() {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-  int Count(const std::string& method) {
-    absl::MutexLock lock(&mu_);
-    int n = 0;
-    for (const Request& r : requests_) n += r.method == method;
-    return n;
-  }
   std::vector<json> events() {
     absl::MutexLock lock(&mu_);
     std::vector<json> out;
@@ -77,33 +47,26 @@ class FakeEventsApi final : public HttpTransport {
     absl::MutexLock lock(&mu_);
     events_.clear();
   }
-  void Hang(bool hang) {
-    absl::MutexLock lock(&mu_);
-    hang_ = hang;
-  }
-  int in_flight() {
-    absl::MutexLock lock(&mu_);
-    return in_flight_;
-  }
 
  private:
-  HttpResponse Route(const Request& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!absl::StartsWith(r.path, kPrefix)) return {404, {}, StatusBody(404, "NotFound")};
-    const std::string rest = r.path.substr(std::string(kPrefix).size());  // ns/events[/name]
+  HttpResponse Route(const std::string& method, const std::string& path, const json& body)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!absl::StartsWith(path, kPrefix)) return {404, {}, StatusBody(404, "NotFound")};
+    const std::string rest = path.substr(std::string(kPrefix).size());  // ns/events[/name]
     const size_t slash = rest.find('/');
     const std::string ns = rest.substr(0, slash);
     const std::string tail = rest.substr(slash + 1);
-    if (r.method == "POST" && tail == "events") {
-      const std::string key = ns + "/" + r.body["metadata"]["name"].get<std::string>();
+    if (method == "POST" && tail == "events") {
+      const std::string key = ns + "/" + body["metadata"]["name"].get<std::string>();
       if (events_.count(key) > 0) return {409, {}, StatusBody(409, "AlreadyExists")};
-      events_[key] = r.body;
-      return {201, {}, r.body.dump()};
+      events_[key] = body;
+      return {201, {}, body.dump()};
     }
-    if (r.method == "PATCH" && absl::StartsWith(tail, "events/")) {
+    if (method == "PATCH" && absl::StartsWith(tail, "events/")) {
       const std::string key = ns + "/" + tail.substr(7);
       auto it = events_.find(key);
       if (it == events_.end()) return {404, {}, StatusBody(404, "NotFound")};
-      it->second.merge_patch(r.body);
+      it->second.merge_patch(body);
       return {200, {}, it->second.dump()};
     }
     return {400, {}, StatusBody(400, "BadRequest")};
@@ -111,10 +74,9 @@ class FakeEventsApi final : public HttpTransport {
 
   absl::Mutex mu_;
   std::map<std::string, json> events_ ABSL_GUARDED_BY(mu_);
-  std::vector<Request> requests_ ABSL_GUARDED_BY(mu_);
-  bool hang_ ABSL_GUARDED_BY(mu_) = false;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+json Body(const testing::RecordedRequest& r) { return json::parse(r.request.body); }
 
 std::string MicroTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
@@ -126,16 +88,15 @@ const ObjectReference kOtherPod{"v1", "Pod", "web", "pod-b", "uid-2"};
 class EventRecorderTest : public ::testing::Test {
  protected:
   EventRecorderTest() {
-    auto api = std::make_unique<FakeEventsApi>();
-    api_ = api.get();
+    fake_.SetHandler([this](const HttpRequest& r) { return api_.Serve(r); });
     KubeClientOptions options;
     options.qps = 1e6;
     options.burst = 1000000;
     options.max_attempts = 1;
-    client_ = std::make_unique<KubeClient>(std::move(api), options, clock_);
+    client_ = std::make_unique<KubeClient>(fake_.Connect(), options, clock_);
   }
   ~EventRecorderTest() override {
-    api_->Hang(false);
+    fake_.Hang(false);
     recorder_.reset();
   }
 
@@ -176,7 +137,8 @@ class EventRecorderTest : public ::testing::Test {
   }
 
   SimulatedClock clock_;
-  FakeEventsApi* api_;
+  EventsApi api_;
+  testing::FakeTransport fake_{clock_};  // requests can hang
   std::unique_ptr<KubeClient> client_;
   std::unique_ptr<EventRecorder> recorder_;
 };
@@ -186,11 +148,11 @@ TEST_F(EventRecorderTest, CreatesAnEventsV1EventWithEveryField) {
   const absl::Time when = clock_.Now();
   r.Record(kPod, EventType::kWarning, "ReconcileFailed", "Apply", "the apply failed");
   FlushOk();
-  ASSERT_EQ(api_->requests().size(), 1u);
-  const FakeEventsApi::Request post = api_->requests()[0];
-  EXPECT_EQ(post.method, "POST");
-  EXPECT_EQ(post.path, "/apis/events.k8s.io/v1/namespaces/web/events");
-  const json& e = post.body;
+  ASSERT_EQ(fake_.requests().size(), 1u);
+  const testing::RecordedRequest post = fake_.requests()[0];
+  EXPECT_EQ(post.method(), "POST");
+  EXPECT_EQ(post.request.path_and_query, "/apis/events.k8s.io/v1/namespaces/web/events");
+  const json e = Body(post);
   EXPECT_EQ(e["apiVersion"], "events.k8s.io/v1");
   EXPECT_EQ(e["kind"], "Event");
   EXPECT_EQ(e["metadata"]["namespace"], "web");
@@ -221,12 +183,12 @@ TEST_F(EventRecorderTest, IdenticalOccurrencesBecomeOneEventWithASeries) {
     clock_.Advance(absl::Seconds(1));
   }
   FlushOk();
-  EXPECT_EQ(api_->Count("POST"), 1);
-  EXPECT_EQ(api_->Count("PATCH"), 1) << "the flush writes the count once";
-  const FakeEventsApi::Request patch = api_->requests().back();
-  EXPECT_EQ(patch.content_type, "application/merge-patch+json");
-  EXPECT_EQ(patch.body, (json{{"series", {{"count", 5}, {"lastObservedTime", MicroTime(last)}}}}));
-  const std::vector<json> events = api_->events();
+  EXPECT_EQ(fake_.Count("POST"), 1);
+  EXPECT_EQ(fake_.Count("PATCH"), 1) << "the flush writes the count once";
+  const testing::RecordedRequest patch = fake_.requests().back();
+  EXPECT_EQ(patch.Header("Content-Type"), "application/merge-patch+json");
+  EXPECT_EQ(Body(patch), (json{{"series", {{"count", 5}, {"lastObservedTime", MicroTime(last)}}}}));
+  const std::vector<json> events = api_.events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["series"]["count"], 5);
   EXPECT_EQ(r.stats().series_updates, 1u);
@@ -236,27 +198,27 @@ TEST_F(EventRecorderTest, IdenticalOccurrencesBecomeOneEventWithASeries) {
 TEST_F(EventRecorderTest, ASeriesIsWrittenAtMostEveryUpdateInterval) {
   EventRecorder& r = NewRecorder();  // interval 10 s
   r.Record(kPod, EventType::kNormal, "Scaled", "Scale", "to 3");
-  ASSERT_TRUE(Eventually([&] { return api_->Count("POST") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return fake_.Count("POST") == 1; }));
   clock_.Advance(absl::Seconds(1));
   r.Record(kPod, EventType::kNormal, "Scaled", "Scale", "to 3");
   WaitParked();
   clock_.Advance(absl::Milliseconds(8900));  // 9.9 s after the create
   WaitParked();
-  EXPECT_EQ(api_->Count("PATCH"), 0);
+  EXPECT_EQ(fake_.Count("PATCH"), 0);
   clock_.Advance(absl::Milliseconds(100));
-  ASSERT_TRUE(Eventually([&] { return api_->Count("PATCH") == 1; }));
-  EXPECT_EQ(api_->requests().back().body["series"]["count"], 2);
+  ASSERT_TRUE(Eventually([&] { return fake_.Count("PATCH") == 1; }));
+  EXPECT_EQ(Body(fake_.requests().back())["series"]["count"], 2);
 
   // Three more at once: one more PATCH, 10 s after the previous one.
   for (int i = 0; i < 3; ++i) r.Record(kPod, EventType::kNormal, "Scaled", "Scale", "to 3");
   WaitParked();
   clock_.Advance(absl::Milliseconds(9900));
   WaitParked();
-  EXPECT_EQ(api_->Count("PATCH"), 1);
+  EXPECT_EQ(fake_.Count("PATCH"), 1);
   clock_.Advance(absl::Milliseconds(100));
-  ASSERT_TRUE(Eventually([&] { return api_->Count("PATCH") == 2; }));
-  EXPECT_EQ(api_->requests().back().body["series"]["count"], 5);
-  EXPECT_EQ(api_->Count("POST"), 1);
+  ASSERT_TRUE(Eventually([&] { return fake_.Count("PATCH") == 2; }));
+  EXPECT_EQ(Body(fake_.requests().back())["series"]["count"], 5);
+  EXPECT_EQ(fake_.Count("POST"), 1);
 }
 
 TEST_F(EventRecorderTest, DifferentTypeReasonActionNoteOrObjectAreDifferentEvents) {
@@ -268,9 +230,9 @@ TEST_F(EventRecorderTest, DifferentTypeReasonActionNoteOrObjectAreDifferentEvent
   r.Record(kPod, EventType::kNormal, "Created", "Create", "b");
   r.Record(kOtherPod, EventType::kNormal, "Created", "Create", "a");
   FlushOk();
-  EXPECT_EQ(api_->Count("POST"), 6);
-  EXPECT_EQ(api_->Count("PATCH"), 0);
-  EXPECT_EQ(api_->events().size(), 6u) << "every Event got a name of its own";
+  EXPECT_EQ(fake_.Count("POST"), 6);
+  EXPECT_EQ(fake_.Count("PATCH"), 0);
+  EXPECT_EQ(api_.events().size(), 6u) << "every Event got a name of its own";
 }
 
 TEST_F(EventRecorderTest, ASeriesEndsWhenTheWindowPassesWithoutAnOccurrence) {
@@ -279,13 +241,13 @@ TEST_F(EventRecorderTest, ASeriesEndsWhenTheWindowPassesWithoutAnOccurrence) {
   clock_.Advance(absl::Minutes(5));
   r.Record(kPod, EventType::kNormal, "Synced", "Sync", "ok");  // within 6 min: the series
   FlushOk();
-  EXPECT_EQ(api_->Count("POST"), 1);
+  EXPECT_EQ(fake_.Count("POST"), 1);
   clock_.Advance(absl::Minutes(6) + absl::Seconds(1));
   r.Record(kPod, EventType::kNormal, "Synced", "Sync", "ok");  // a new Event
   FlushOk();
-  EXPECT_EQ(api_->Count("POST"), 2);
-  EXPECT_FALSE(api_->requests().back().body.contains("series"));
-  EXPECT_EQ(api_->events().size(), 2u);
+  EXPECT_EQ(fake_.Count("POST"), 2);
+  EXPECT_FALSE(Body(fake_.requests().back()).contains("series"));
+  EXPECT_EQ(api_.events().size(), 2u);
 }
 
 TEST_F(EventRecorderTest, NewEventsOverThePerObjectRateLimitAreDropped) {
@@ -295,7 +257,7 @@ TEST_F(EventRecorderTest, NewEventsOverThePerObjectRateLimitAreDropped) {
   }
   r.Record(kOtherPod, EventType::kNormal, "Reason", "Act", "n");
   FlushOk();
-  EXPECT_EQ(api_->Count("POST"), 26) << "25 for pod-a, 1 for pod-b";
+  EXPECT_EQ(fake_.Count("POST"), 26) << "25 for pod-a, 1 for pod-b";
   EXPECT_EQ(r.stats().dropped_rate_limited, 5u);
   r.Record(kPod, EventType::kNormal, "Later", "Act", "n");
   FlushOk();
@@ -303,7 +265,7 @@ TEST_F(EventRecorderTest, NewEventsOverThePerObjectRateLimitAreDropped) {
   clock_.Advance(absl::Seconds(1));
   r.Record(kPod, EventType::kNormal, "Later", "Act", "n");
   FlushOk();
-  EXPECT_EQ(api_->Count("POST"), 27) << "the bucket refills at 1 qps";
+  EXPECT_EQ(fake_.Count("POST"), 27) << "the bucket refills at 1 qps";
 }
 
 TEST_F(EventRecorderTest, TextIsCutToTheApiLimitsAtCharacterBoundaries) {
@@ -314,32 +276,32 @@ TEST_F(EventRecorderTest, TextIsCutToTheApiLimitsAtCharacterBoundaries) {
   r.Record(kPod, EventType::kNormal, reason, "Act", note);
   r.Record(kOtherPod, EventType::kNormal, "Bad", "Act", "ok \xFF\xFE ok");
   FlushOk();
-  ASSERT_EQ(api_->Count("POST"), 2);
-  const json first = api_->requests()[0].body;
+  ASSERT_EQ(fake_.Count("POST"), 2);
+  const json first = Body(fake_.requests()[0]);
   EXPECT_EQ(first["note"], std::string(1023, 'n'));
   EXPECT_EQ(first["reason"], std::string(127, 'R'));
-  EXPECT_EQ(api_->requests()[1].body["note"], "ok \xEF\xBF\xBD\xEF\xBF\xBD ok");
+  EXPECT_EQ(Body(fake_.requests()[1])["note"], "ok \xEF\xBF\xBD\xEF\xBF\xBD ok");
   // A note of exactly 1 KiB is kept whole.
   r.Record(kPod, EventType::kNormal, "Exact", "Act", std::string(1024, 'e'));
   FlushOk();
-  EXPECT_EQ(api_->requests().back().body["note"].get<std::string>().size(), 1024u);
+  EXPECT_EQ(Body(fake_.requests().back())["note"].get<std::string>().size(), 1024u);
 }
 
 TEST_F(EventRecorderTest, RecordNeverBlocksAndDropsWhenTheQueueIsFull) {
   EventRecorderOptions options;
   options.queue_capacity = 3;
   EventRecorder& r = NewRecorder(options);
-  api_->Hang(true);
+  fake_.Hang(true);
   r.Record(kPod, EventType::kNormal, "First", "Act", "n");
-  ASSERT_TRUE(Eventually([&] { return api_->in_flight() == 1; }));  // the thread is stuck in it
+  ASSERT_TRUE(Eventually([&] { return fake_.in_flight() == 1; }));  // the thread is stuck in it
   for (int i = 0; i < 5; ++i) {
     r.Record(kPod, EventType::kNormal, absl::StrCat("Next", i), "Act", "n");
   }
   EXPECT_EQ(r.stats().recorded, 4u);
   EXPECT_EQ(r.stats().dropped_queue_full, 2u);
-  api_->Hang(false);
+  fake_.Hang(false);
   FlushOk();
-  EXPECT_EQ(api_->Count("POST"), 4);
+  EXPECT_EQ(fake_.Count("POST"), 4);
 }
 
 TEST_F(EventRecorderTest, ClusterScopedObjectsGetTheirEventsInDefault) {
@@ -347,36 +309,36 @@ TEST_F(EventRecorderTest, ClusterScopedObjectsGetTheirEventsInDefault) {
   r.Record(ObjectReference{"v1", "Namespace", "", "team-a", "uid-ns"}, EventType::kNormal,
            "Labelled", "Label", "n");
   FlushOk();
-  ASSERT_EQ(api_->Count("POST"), 1);
-  const FakeEventsApi::Request post = api_->requests()[0];
-  EXPECT_EQ(post.path, "/apis/events.k8s.io/v1/namespaces/default/events");
-  EXPECT_FALSE(post.body["regarding"].contains("namespace"));
+  ASSERT_EQ(fake_.Count("POST"), 1);
+  const testing::RecordedRequest post = fake_.requests()[0];
+  EXPECT_EQ(post.request.path_and_query, "/apis/events.k8s.io/v1/namespaces/default/events");
+  EXPECT_FALSE(Body(post)["regarding"].contains("namespace"));
 }
 
 TEST_F(EventRecorderTest, AnEventThatExpiredIsCreatedAgainWithItsSeries) {
   EventRecorder& r = NewRecorder();
   r.Record(kPod, EventType::kNormal, "Synced", "Sync", "ok");
   FlushOk();
-  api_->DeleteAll();  // the API server's event TTL
+  api_.DeleteAll();  // the API server's event TTL
   clock_.Advance(absl::Seconds(1));
   r.Record(kPod, EventType::kNormal, "Synced", "Sync", "ok");
   FlushOk();
-  const std::vector<FakeEventsApi::Request> requests = api_->requests();
+  const std::vector<testing::RecordedRequest> requests = fake_.requests();
   ASSERT_EQ(requests.size(), 3u);
-  EXPECT_EQ(requests[1].method, "PATCH");
+  EXPECT_EQ(requests[1].method(), "PATCH");
   EXPECT_EQ(requests[1].status, 404);
-  EXPECT_EQ(requests[2].method, "POST");
-  EXPECT_EQ(requests[2].body["series"]["count"], 2);
-  EXPECT_NE(requests[2].body["metadata"]["name"], requests[0].body["metadata"]["name"]);
-  EXPECT_EQ(api_->events().size(), 1u);
+  EXPECT_EQ(requests[2].method(), "POST");
+  EXPECT_EQ(Body(requests[2])["series"]["count"], 2);
+  EXPECT_NE(Body(requests[2])["metadata"]["name"], Body(requests[0])["metadata"]["name"]);
+  EXPECT_EQ(api_.events().size(), 1u);
 }
 
 TEST_F(EventRecorderTest, StopWritesWhatIsPendingAndDropsLaterRecords) {
   EventRecorder& r = NewRecorder();
   for (int i = 0; i < 3; ++i) r.Record(kPod, EventType::kNormal, "Synced", "Sync", "ok");
   r.Stop();
-  ASSERT_EQ(api_->Count("PATCH"), 1);
-  EXPECT_EQ(api_->events()[0]["series"]["count"], 3);
+  ASSERT_EQ(fake_.Count("PATCH"), 1);
+  EXPECT_EQ(api_.events()[0]["series"]["count"], 3);
   r.Record(kPod, EventType::kNormal, "Synced", "Sync", "ok");
   EXPECT_EQ(r.stats().dropped_queue_full, 1u);
   EXPECT_TRUE(r.Flush(absl::Seconds(1)).ok()) << "nothing left to flush";
@@ -388,7 +350,7 @@ TEST_F(EventRecorderTest, OccurrencesWithoutReasonOrActionAreDropped) {
   r.Record(kPod, EventType::kNormal, "", "Act", "n");
   r.Record(kPod, EventType::kNormal, "Reason", "", "n");
   FlushOk();
-  EXPECT_EQ(api_->Count("POST"), 0);
+  EXPECT_EQ(fake_.Count("POST"), 0);
   EXPECT_EQ(r.stats().dropped_invalid, 2u);
 }
 

@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "operator/metrics.h"
+#include "tests/support/prometheus_text.h"
 #include "tests/support/wait.h"
 
 namespace cohort::op {
@@ -157,64 +158,6 @@ absl::StatusOr<Response> Fetch(uint16_t port, const std::string& target,
   return (*c)->ReadResponse(method == "HEAD");
 }
 
-// Checks `text` against the Prometheus text format 0.0.4 grammar (HELP/TYPE comments, sample
-// lines with escaped label values and a float) and returns the number of samples.
-absl::StatusOr<int> ParseExposition(const std::string& text) {
-  if (text.empty() || text.back() != '\n') return absl::DataLossError("must end with a newline");
-  const auto is_name_char = [](char c, bool first, bool colon) {
-    return absl::ascii_isalpha(c) || c == '_' || (colon && c == ':') ||
-           (!first && absl::ascii_isdigit(c));
-  };
-  int samples = 0;
-  for (absl::string_view line : absl::StrSplit(text.substr(0, text.size() - 1), '\n')) {
-    const std::string where = absl::StrCat(": \"", line, "\"");
-    if (absl::StartsWith(line, "#")) {
-      if (!absl::StartsWith(line, "# HELP ") && !absl::StartsWith(line, "# TYPE ")) {
-        return absl::DataLossError("bad comment" + where);
-      }
-      continue;
-    }
-    size_t i = 0;
-    while (i < line.size() && is_name_char(line[i], i == 0, true)) ++i;
-    if (i == 0) return absl::DataLossError("bad metric name" + where);
-    if (i < line.size() && line[i] == '{') {
-      ++i;
-      while (i < line.size() && line[i] != '}') {
-        const size_t start = i;
-        while (i < line.size() && is_name_char(line[i], i == start, false)) ++i;
-        if (i == start || line.substr(i, 2) != "=\"") {
-          return absl::DataLossError("bad label" + where);
-        }
-        i += 2;
-        while (i < line.size() && line[i] != '"') {
-          if (line[i] == '\\') {
-            if (i + 1 >= line.size() ||
-                std::string_view("\\\"n").find(line[i + 1]) == std::string_view::npos) {
-              return absl::DataLossError("bad escape" + where);
-            }
-            ++i;
-          }
-          ++i;
-        }
-        if (i >= line.size()) return absl::DataLossError("unterminated label value" + where);
-        ++i;
-        if (i < line.size() && line[i] == ',') ++i;
-      }
-      if (i >= line.size()) return absl::DataLossError("unterminated label set" + where);
-      ++i;
-    }
-    if (i >= line.size() || line[i] != ' ') return absl::DataLossError("no value" + where);
-    const absl::string_view value = line.substr(i + 1);
-    double ignored = 0;
-    if (value != "+Inf" && value != "-Inf" && value != "NaN" &&
-        !absl::SimpleAtod(value, &ignored)) {
-      return absl::DataLossError("bad value" + where);
-    }
-    ++samples;
-  }
-  return samples;
-}
-
 std::unique_ptr<HealthServer> StartServer(HealthServer::Options options) {
   options.bind_address = "127.0.0.1:0";
   auto server = std::make_unique<HealthServer>(std::move(options));
@@ -240,9 +183,11 @@ TEST(HealthServerTest, ServesTheRegistryAsPrometheusText) {
   EXPECT_THAT(r->content_type, StartsWith("text/plain; version=0.0.4"));
   EXPECT_EQ(r->body, registry.Render());
   EXPECT_THAT(r->body, HasSubstr("\nrequests_total 3\n"));
-  absl::StatusOr<int> samples = ParseExposition(r->body);
+  absl::StatusOr<std::vector<cohort::testing::MetricSample>> samples =
+      cohort::testing::ParsePrometheusText(r->body);
   ASSERT_TRUE(samples.ok()) << samples.status();
-  EXPECT_GT(*samples, 50);  // The workqueue and controller series, histograms included.
+  EXPECT_GT(samples->size(), 50u);  // The workqueue and controller series, histograms included.
+  EXPECT_EQ(*cohort::testing::FindSample(*samples, "odd", {{"v", "a\"b\\c\nd"}}), 1);
 
   // A scrape sees updates.
   registry.AddCounter("requests_total", "Requests.").Inc();

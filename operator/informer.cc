@@ -261,7 +261,8 @@ absl::Status Informer::Watch(Scope& scope, std::string& rv) {
   } detach{this, &scope};
 
   WatchDecoder decoder;
-  while (true) {
+  std::optional<absl::Status> ended;  // set once the server ended the watch
+  while (!ended.has_value()) {
     absl::StatusOr<std::string> chunk = (*stream)->Read(options_.stall_timeout);
     if (!chunk.ok()) {
       if (chunk.status().code() == absl::StatusCode::kDeadlineExceeded) {
@@ -272,8 +273,13 @@ absl::Status Informer::Watch(Scope& scope, std::string& rv) {
       }
       return chunk.status();
     }
-    if (chunk->empty()) return decoder.Finish();  // the server ended the watch (its timeout)
-    decoder.Feed(*chunk);
+    if (chunk->empty()) {
+      // The server ended the watch (its timeout). Finish() queues a last event that lacks its
+      // '\n': it is delivered below like any other before the watch returns.
+      ended = decoder.Finish();
+    } else {
+      decoder.Feed(*chunk);
+    }
     while (std::optional<WatchEvent> event = decoder.Next()) {
       switch (event->type) {
         case WatchEventType::kError:
@@ -304,9 +310,20 @@ absl::Status Informer::Watch(Scope& scope, std::string& rv) {
       if (!event->resource_version.empty()) rv = event->resource_version;
     }
   }
+  return *ended;
 }
 
 void Informer::Upsert(json object) {
+  // List items of built-in types come without apiVersion and kind; cached objects always have
+  // them, so readers can build owner references and object references from any cached object.
+  if (object.is_object()) {
+    if (!object.contains("apiVersion")) {
+      object["apiVersion"] = options_.metadata_only ? "meta.k8s.io/v1" : options_.type.ApiVersion();
+    }
+    if (!object.contains("kind")) {
+      object["kind"] = options_.metadata_only ? "PartialObjectMetadata" : options_.type.kind;
+    }
+  }
   if (options_.transform) {
     options_.transform(object);
   } else {

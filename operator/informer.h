@@ -105,7 +105,8 @@ class Informer {
   bool WaitForSync(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Cache reads: no API calls. Objects are immutable and shared; hold the pointer as long as
-  // needed.
+  // needed. Every cached object has apiVersion and kind (filled in from the type when the server
+  // leaves them out, as it does for list items of built-in types).
   ObjectPtr Get(std::string_view ns, std::string_view name) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<ObjectPtr> List(std::string_view ns = "") const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<ObjectPtr> ByIndex(const std::string& index, const std::string& value) const

@@ -2,58 +2,15 @@
 // API server is exercised in tests/integration/kube_client_test.cc.
 #include "operator/kube_client.h"
 
-#include <deque>
-
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "operator/api_error.h"
+#include "operator/testing/fake_transport.h"
 
 namespace cohort::op {
 namespace {
 
 using nlohmann::json;
-
-// Answers requests from a script, in order, and records them.
-class ScriptedTransport final : public HttpTransport {
- public:
-  struct Answer {
-    absl::StatusOr<HttpResponse> response;
-  };
-
-  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Duration) override {
-    absl::MutexLock lock(&mu_);
-    requests_.push_back(request);
-    if (answers_.empty())
-      return absl::InternalError("unscripted request " + request.path_and_query);
-    Answer a = std::move(answers_.front());
-    answers_.pop_front();
-    return a.response;
-  }
-  absl::StatusOr<std::unique_ptr<HttpStream>> Open(const HttpRequest& request) override {
-    absl::MutexLock lock(&mu_);
-    requests_.push_back(request);
-    return absl::UnimplementedError("no streams in this fake");
-  }
-
-  void Reply(int status, std::string body,
-             absl::flat_hash_map<std::string, std::string> headers = {}) {
-    absl::MutexLock lock(&mu_);
-    answers_.push_back({HttpResponse{status, std::move(headers), std::move(body)}});
-  }
-  void Fail(absl::Status s) {
-    absl::MutexLock lock(&mu_);
-    answers_.push_back({std::move(s)});
-  }
-  std::vector<HttpRequest> requests() {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::deque<Answer> answers_ ABSL_GUARDED_BY(mu_);
-  std::vector<HttpRequest> requests_ ABSL_GUARDED_BY(mu_);
-};
 
 std::string StatusBody(int code, const std::string& reason, const std::string& message,
                        int retry_after = 0) {
@@ -66,7 +23,7 @@ std::string StatusBody(int code, const std::string& reason, const std::string& m
 class KubeClientTest : public ::testing::Test {
  protected:
   KubeClientTest() {
-    auto t = std::make_unique<ScriptedTransport>();
+    auto t = std::make_unique<testing::FakeTransport>(clock_);
     transport_ = t.get();
     KubeClientOptions options;
     options.qps = 1000;
@@ -91,7 +48,7 @@ class KubeClientTest : public ::testing::Test {
   }
 
   SimulatedClock clock_;
-  ScriptedTransport* transport_;
+  testing::FakeTransport* transport_;  // answers requests from a script, in order
   std::unique_ptr<KubeClient> client_;
 };
 
@@ -101,8 +58,8 @@ TEST_F(KubeClientTest, GetBuildsThePathAndParsesTheObject) {
   ASSERT_TRUE(obj.ok()) << obj.status();
   EXPECT_EQ((*obj)["metadata"]["name"], "a");
   ASSERT_EQ(transport_->requests().size(), 1u);
-  EXPECT_EQ(transport_->requests()[0].method, "GET");
-  EXPECT_EQ(transport_->requests()[0].path_and_query, "/api/v1/namespaces/ns/configmaps/a");
+  EXPECT_EQ(transport_->requests()[0].request.method, "GET");
+  EXPECT_EQ(transport_->requests()[0].request.path_and_query, "/api/v1/namespaces/ns/configmaps/a");
 }
 
 TEST_F(KubeClientTest, NotFoundIsTypedAndNotRetried) {
@@ -125,7 +82,7 @@ TEST_F(KubeClientTest, ListEscapesSelectorsAndFillsKinds) {
   EXPECT_EQ(page->items[0]["kind"], "Deployment");
   EXPECT_EQ(page->items[0]["apiVersion"], "apps/v1");
   EXPECT_EQ(
-      transport_->requests()[0].path_and_query,
+      transport_->requests()[0].request.path_and_query,
       "/apis/apps/v1/namespaces/ns/deployments?labelSelector=app%3Dweb%2Ctier%20in%20%28a%2Cb%29"
       "&limit=10");
 }
@@ -140,7 +97,7 @@ TEST_F(KubeClientTest, ListAllFollowsContinueTokens) {
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->items.size(), 3u);
   EXPECT_EQ(all->resource_version, "7");
-  EXPECT_TRUE(absl::StrContains(transport_->requests()[1].path_and_query, "continue=p2"));
+  EXPECT_TRUE(absl::StrContains(transport_->requests()[1].request.path_and_query, "continue=p2"));
 }
 
 TEST_F(KubeClientTest, ListAllRestartsWhenTheContinueTokenExpires) {
@@ -156,7 +113,7 @@ TEST_F(KubeClientTest, ListAllRestartsWhenTheContinueTokenExpires) {
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->items.size(), 2u) << "items of the expired snapshot are discarded";
   EXPECT_EQ(all->resource_version, "9");
-  EXPECT_FALSE(absl::StrContains(transport_->requests()[2].path_and_query, "continue="));
+  EXPECT_FALSE(absl::StrContains(transport_->requests()[2].request.path_and_query, "continue="));
 }
 
 TEST_F(KubeClientTest, TooManyRequestsIsRetriedAfterRetryAfterForWrites) {
@@ -200,8 +157,8 @@ TEST_F(KubeClientTest, ApplyUsesApplyPatchWithFieldManagerAndForce) {
   transport_->Reply(200, R"({"metadata":{"name":"a"}})");
   json obj = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "a"}}}};
   ASSERT_TRUE(client_->Apply(resources::kConfigMaps, "ns", obj, "cohort-operator").ok());
-  const std::vector<HttpRequest> requests = transport_->requests();
-  const HttpRequest& r = requests[0];
+  const std::vector<testing::RecordedRequest> requests = transport_->requests();
+  const HttpRequest& r = requests[0].request;
   EXPECT_EQ(r.method, "PATCH");
   EXPECT_EQ(r.path_and_query,
             "/api/v1/namespaces/ns/configmaps/a?force=true&fieldManager=cohort-operator");
@@ -214,7 +171,7 @@ TEST_F(KubeClientTest, ApplyStatusTargetsTheSubresource) {
   transport_->Reply(200, R"({})");
   json obj = {{"metadata", {{"name", "p"}}}, {"status", {{"x", 1}}}};
   ASSERT_TRUE(client_->Apply(resources::kDeployments, "ns", obj, "m", true, "status").ok());
-  EXPECT_TRUE(absl::StartsWith(transport_->requests()[0].path_and_query,
+  EXPECT_TRUE(absl::StartsWith(transport_->requests()[0].request.path_and_query,
                                "/apis/apps/v1/namespaces/ns/deployments/p/status?"));
 }
 
@@ -234,7 +191,7 @@ TEST_F(KubeClientTest, DeleteSendsPropagationAndPreconditions) {
   options.precondition_uid = "u-1";
   options.precondition_resource_version = "5";
   ASSERT_TRUE(client_->Delete(resources::kConfigMaps, "ns", "a", options).ok());
-  json body = json::parse(transport_->requests()[0].body);
+  json body = json::parse(transport_->requests()[0].request.body);
   EXPECT_EQ(body["propagationPolicy"], "Foreground");
   EXPECT_EQ(body["preconditions"]["uid"], "u-1");
   EXPECT_EQ(body["preconditions"]["resourceVersion"], "5");
@@ -248,7 +205,7 @@ TEST_F(KubeClientTest, ConflictOnUpdateIsTyped) {
   absl::StatusOr<json> updated = client_->Update(
       resources::kConfigMaps, "ns", {{"metadata", {{"name", "a"}, {"resourceVersion", "1"}}}});
   EXPECT_TRUE(apierrors::IsConflict(updated.status())) << updated.status();
-  EXPECT_EQ(transport_->requests()[0].method, "PUT");
+  EXPECT_EQ(transport_->requests()[0].request.method, "PUT");
 }
 
 TEST_F(KubeClientTest, ResolveFindsAKindByDiscoveryAndCachesIt) {
@@ -259,7 +216,7 @@ TEST_F(KubeClientTest, ResolveFindsAKindByDiscoveryAndCachesIt) {
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->resource, "analyticspipelines");
   EXPECT_TRUE(t->namespaced);
-  EXPECT_EQ(transport_->requests()[0].path_and_query, "/apis/cohort.dev/v1alpha1");
+  EXPECT_EQ(transport_->requests()[0].request.path_and_query, "/apis/cohort.dev/v1alpha1");
   ASSERT_TRUE(client_->Resolve("cohort.dev", "v1alpha1", "AnalyticsPipeline").ok());
   EXPECT_EQ(transport_->requests().size(), 1u) << "second lookup served from the cache";
 }

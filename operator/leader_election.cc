@@ -7,6 +7,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/uuid.h"
 #include "operator/api_error.h"
 #include "operator/resource.h"
 #include "spdlog/spdlog.h"
@@ -38,12 +39,7 @@ std::string DefaultLeaderIdentity() {
   if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
     absl::SNPrintF(host, sizeof(host), "%s", "unknown-host");
   }
-  absl::BitGen gen;
-  const uint64_t hi = absl::Uniform<uint64_t>(gen);
-  const uint64_t lo = absl::Uniform<uint64_t>(gen);
-  // A version 4 (random) UUID.
-  return absl::StrFormat("%s_%08x-%04x-4%03x-%04x-%012x", host, hi >> 32, (hi >> 16) & 0xffff,
-                         hi & 0xfff, 0x8000 | ((lo >> 48) & 0x3fff), lo & 0xffffffffffffULL);
+  return absl::StrCat(host, "_", NewRandomUuid());
 }
 
 absl::Status ValidateLeaderElectionConfig(const LeaderElectionConfig& config) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "operator/api_error.h"
+#include "operator/testing/fake_transport.h"
 
 namespace cohort::op {
 namespace {
@@ -30,34 +31,16 @@ std::string StatusBody(int code, const std::string& reason) {
       .dump();
 }
 
-// One Lease in memory, served with the API server's rules for GET, POST and PUT (a PUT whose
-// resourceVersion is stale is a 409 Conflict). Requests can be made to fail or to hang, and a hook
-// can change the Lease just before a request is served (a rival's write). Shared by the
-// transports of several clients.
+// One Lease in memory, served through the fake transport with the API server's rules for GET,
+// POST and PUT (a PUT whose resourceVersion is stale is a 409 Conflict). Requests can be made to
+// fail, and a hook can change the Lease just before a request is served (a rival's write). The
+// transports of several clients share it (FakeTransport::Connect).
 class FakeLeaseApi {
  public:
-  struct Request {
-    std::string method;
-    json body;
-    absl::Time time;  // simulated
-    int status = 0;
-  };
-
-  explicit FakeLeaseApi(Clock& clock) : clock_(clock) {}
-
   absl::StatusOr<HttpResponse> Serve(const HttpRequest& request) {
     absl::MutexLock lock(&mu_);
-    ++in_flight_;
-    mu_.Await(absl::Condition(
-        +[](bool* hang) { return !*hang; }, &hang_));
-    Request seen{request.method, json::parse(request.body.empty() ? "null" : request.body),
-                 clock_.Now()};
-    if (before_request_) before_request_(seen);
-    HttpResponse response = Route(request, seen.body);
-    seen.status = response.status;
-    requests_.push_back(std::move(seen));
-    --in_flight_;
-    return response;
+    if (before_request_) before_request_(request);
+    return Route(request, json::parse(request.body.empty() ? "null" : request.body));
   }
 
   // A write by someone else: the Lease's spec becomes `spec` (resourceVersion bumped).
@@ -80,33 +63,14 @@ class FakeLeaseApi {
     absl::MutexLock lock(&mu_);
     return lease_;
   }
-  std::vector<Request> requests() {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-  int Count(const std::string& method) {
-    absl::MutexLock lock(&mu_);
-    int n = 0;
-    for (const Request& r : requests_) n += r.method == method;
-    return n;
-  }
   // Every request answers 500 while set.
   void FailAll(bool fail) {
     absl::MutexLock lock(&mu_);
     fail_ = fail;
   }
-  // Requests block (as on a dead connection) while set.
-  void Hang(bool hang) {
-    absl::MutexLock lock(&mu_);
-    hang_ = hang;
-  }
-  int in_flight() {
-    absl::MutexLock lock(&mu_);
-    return in_flight_;
-  }
   // Called with the lock held before each request is served; may change the Lease via
   // SetSpecLocked.
-  void BeforeRequest(std::function<void(const Request&)> hook) {
+  void BeforeRequest(std::function<void(const HttpRequest&)> hook) {
     absl::MutexLock lock(&mu_);
     before_request_ = std::move(hook);
   }
@@ -142,30 +106,16 @@ class FakeLeaseApi {
     return {400, {}, StatusBody(400, "BadRequest")};
   }
 
-  Clock& clock_;
   absl::Mutex mu_;
   std::optional<json> lease_ ABSL_GUARDED_BY(mu_);
   int64_t rv_ ABSL_GUARDED_BY(mu_) = 100;
-  std::vector<Request> requests_ ABSL_GUARDED_BY(mu_);
   bool fail_ ABSL_GUARDED_BY(mu_) = false;
-  bool hang_ ABSL_GUARDED_BY(mu_) = false;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  std::function<void(const Request&)> before_request_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const HttpRequest&)> before_request_ ABSL_GUARDED_BY(mu_);
 };
 
-class FakeTransport final : public HttpTransport {
- public:
-  explicit FakeTransport(FakeLeaseApi& api) : api_(api) {}
-  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Duration) override {
-    return api_.Serve(request);
-  }
-  absl::StatusOr<std::unique_ptr<HttpStream>> Open(const HttpRequest&) override {
-    return absl::UnimplementedError("no watches here");
-  }
-
- private:
-  FakeLeaseApi& api_;
-};
+json Body(const testing::RecordedRequest& r) {
+  return json::parse(r.request.body.empty() ? "null" : r.request.body);
+}
 
 // What an elector's callbacks reported.
 struct Observed {
@@ -197,10 +147,12 @@ json Spec(const std::string& holder, const std::string& renew_time, int64_t tran
 
 class LeaderElectionTest : public ::testing::Test {
  protected:
-  LeaderElectionTest() : api_(clock_) {}
+  LeaderElectionTest() {
+    fake_.SetHandler([this](const HttpRequest& r) { return api_.Serve(r); });
+  }
 
   ~LeaderElectionTest() override {
-    api_.Hang(false);
+    fake_.Hang(false);
     electors_.clear();  // stop them before the clients go
   }
 
@@ -211,8 +163,7 @@ class LeaderElectionTest : public ::testing::Test {
     options.qps = 1e6;
     options.burst = 1000000;
     options.max_attempts = 1;
-    clients_.push_back(
-        std::make_unique<KubeClient>(std::make_unique<FakeTransport>(api_), options, clock_));
+    clients_.push_back(std::make_unique<KubeClient>(fake_.Connect(), options, clock_));
     LeaderElectionConfig config;
     config.lease_namespace = kNs;
     config.lease_name = kName;
@@ -257,6 +208,22 @@ class LeaderElectionTest : public ::testing::Test {
     }
   }
 
+  // Waits (in real time) until no thread waits on the clock, no request is in flight and none was
+  // answered for 50 polls: the elector's threads have ended, including one still finishing a
+  // renewal that was due at the very time the watchdog declared the loss.
+  void WaitQuiet() {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    size_t answered = fake_.requests().size();
+    int stable = 0;
+    while (stable < 50) {
+      ASSERT_LT(absl::Now(), give_up) << "the elector's threads did not end";
+      const size_t now = fake_.requests().size();
+      stable = clock_.waiters() == 0 && fake_.in_flight() == 0 && now == answered ? stable + 1 : 0;
+      answered = now;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+  }
+
   // Moves the clock in `step`s, letting `parked` threads react after each, until `done` holds
   // (true) or `limit` has passed (false).
   bool AdvanceUntil(const std::function<bool()>& done, absl::Duration limit, int parked,
@@ -283,14 +250,15 @@ class LeaderElectionTest : public ::testing::Test {
   // The simulated time of the last request with `method` that succeeded.
   absl::Time LastOk(const std::string& method) {
     absl::Time t = absl::InfinitePast();
-    for (const FakeLeaseApi::Request& r : api_.requests()) {
-      if (r.method == method && r.status < 300) t = r.time;
+    for (const testing::RecordedRequest& r : fake_.requests()) {
+      if (r.method() == method && r.status >= 200 && r.status < 300) t = r.time;
     }
     return t;
   }
 
   SimulatedClock clock_;
   FakeLeaseApi api_;
+  testing::FakeTransport fake_{clock_};  // every client's; requests can hang
   std::vector<std::unique_ptr<KubeClient>> clients_;
   std::vector<std::unique_ptr<Observed>> observed_;  // outlives the electors reporting to it
   std::vector<std::unique_ptr<LeaderElector>> electors_;
@@ -379,8 +347,8 @@ TEST_F(LeaderElectionTest, AcquiresAnAbsentLeaseAtOnce) {
   EXPECT_EQ(spec["leaseTransitions"], 0);
   EXPECT_EQ(spec["acquireTime"], spec["renewTime"]);
   EXPECT_EQ(spec["renewTime"], "2023-11-14T22:13:20.000000Z");  // the clock's start
-  EXPECT_EQ(api_.Count("GET"), 1);
-  EXPECT_EQ(api_.Count("POST"), 1);
+  EXPECT_EQ(fake_.Count("GET"), 1);
+  EXPECT_EQ(fake_.Count("POST"), 1);
   {
     absl::MutexLock lock(&seen.mu);
     EXPECT_EQ(seen.leaders, std::vector<std::string>{"me"});
@@ -399,26 +367,26 @@ TEST_F(LeaderElectionTest, RenewsEveryRetryPeriodWithTheLastResourceVersion) {
   e.Start();
   ASSERT_TRUE(Eventually([&] { return seen.Started() == 1; }));
   const std::string acquired = (*api_.lease())["spec"]["acquireTime"];
-  ASSERT_TRUE(AdvanceUntil([&] { return api_.Count("PUT") >= 3; }, absl::Seconds(30), 2));
+  ASSERT_TRUE(AdvanceUntil([&] { return fake_.Count("PUT") >= 3; }, absl::Seconds(30), 2));
 
-  std::vector<FakeLeaseApi::Request> puts;
-  for (const FakeLeaseApi::Request& r : api_.requests()) {
-    if (r.method == "PUT") puts.push_back(r);
+  std::vector<testing::RecordedRequest> puts;
+  for (const testing::RecordedRequest& r : fake_.requests()) {
+    if (r.method() == "PUT") puts.push_back(r);
   }
-  EXPECT_EQ(api_.Count("GET"), 1) << "renewals take the fast path, without reading";
+  EXPECT_EQ(fake_.Count("GET"), 1) << "renewals take the fast path, without reading";
   std::string last_rv = "101";  // the create's
   absl::Time last_time = clock_.Now() - absl::Hours(1);
-  for (const FakeLeaseApi::Request& put : puts) {
+  for (const testing::RecordedRequest& put : puts) {
     EXPECT_EQ(put.status, 200);
-    EXPECT_EQ(put.body["metadata"]["resourceVersion"], last_rv) << "optimistic concurrency";
-    EXPECT_EQ(put.body["spec"]["holderIdentity"], "me");
-    EXPECT_EQ(put.body["spec"]["acquireTime"], acquired);
-    EXPECT_EQ(put.body["spec"]["leaseTransitions"], 0);
+    EXPECT_EQ(Body(put)["metadata"]["resourceVersion"], last_rv) << "optimistic concurrency";
+    EXPECT_EQ(Body(put)["spec"]["holderIdentity"], "me");
+    EXPECT_EQ(Body(put)["spec"]["acquireTime"], acquired);
+    EXPECT_EQ(Body(put)["spec"]["leaseTransitions"], 0);
     EXPECT_GE(put.time - last_time, absl::Seconds(2));
     last_rv = std::to_string(std::stoi(last_rv) + 1);
     last_time = put.time;
   }
-  EXPECT_NE(puts.back().body["spec"]["renewTime"], acquired);
+  EXPECT_NE(Body(puts.back())["spec"]["renewTime"], acquired);
   EXPECT_TRUE(e.IsLeader());
   EXPECT_EQ(seen.Stopped(), 0);
 }
@@ -431,11 +399,11 @@ TEST_F(LeaderElectionTest, WaitsOutAnotherHoldersLeaseByTheLocalClock) {
   Observed& seen = NewObserved();
   LeaderElector& e = NewElector("me", seen);
   e.Start();
-  ASSERT_TRUE(Eventually([&] { return api_.Count("GET") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return fake_.Count("GET") == 1; }));
   const absl::Time first_seen = clock_.Now();
   ASSERT_TRUE(AdvanceUntil([&] { return seen.Started() == 1; }, absl::Seconds(40), 2));
 
-  EXPECT_EQ(api_.Count("PUT"), 1) << "no attempt to write a Lease that has not expired";
+  EXPECT_EQ(fake_.Count("PUT"), 1) << "no attempt to write a Lease that has not expired";
   const absl::Time took_over = LastOk("PUT");
   EXPECT_GE(took_over - first_seen, absl::Seconds(15));
   EXPECT_LE(took_over - first_seen, absl::Seconds(15) + 2.2 * absl::Seconds(2) + absl::Seconds(2));
@@ -453,7 +421,7 @@ TEST_F(LeaderElectionTest, AChangedLeaseRestartsTheExpiry) {
   Observed& seen = NewObserved();
   LeaderElector& e = NewElector("me", seen);
   e.Start();
-  ASSERT_TRUE(Eventually([&] { return api_.Count("GET") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return fake_.Count("GET") == 1; }));
   const absl::Time start = clock_.Now();
   ASSERT_TRUE(AdvanceUntil([&] { return clock_.Now() - start >= absl::Seconds(10); },
                            absl::Seconds(11), 2));
@@ -468,7 +436,7 @@ TEST_F(LeaderElectionTest, LosesLeadershipWhenRenewalsFailForTheRenewDeadline) {
   LeaderElector& e = NewElector("me", seen);
   e.Start();
   ASSERT_TRUE(Eventually([&] { return seen.Started() == 1; }));
-  ASSERT_TRUE(AdvanceUntil([&] { return api_.Count("PUT") >= 2; }, absl::Seconds(10), 2));
+  ASSERT_TRUE(AdvanceUntil([&] { return fake_.Count("PUT") >= 2; }, absl::Seconds(10), 2));
   api_.FailAll(true);
   const absl::Time last_ok = LastOk("PUT");
   // After losing, both threads end: nothing waits on the clock any more.
@@ -482,14 +450,14 @@ TEST_F(LeaderElectionTest, LosesLeadershipWhenRenewalsFailForTheRenewDeadline) {
   EXPECT_GE(lost_at - last_ok, absl::Seconds(10));
   EXPECT_LE(lost_at - last_ok, absl::Seconds(11));
   EXPECT_FALSE(e.IsLeader());
-  EXPECT_GE(api_.Count("GET"), 2) << "failed fast-path renewals fall back to reading";
+  EXPECT_GE(fake_.Count("GET"), 2) << "failed fast-path renewals fall back to reading";
 
   // Losing is final: no more attempts, even once the API answers again.
   api_.FailAll(false);
-  WaitParked(0);
-  const size_t requests = api_.requests().size();
+  WaitQuiet();
+  const size_t requests = fake_.requests().size();
   ASSERT_FALSE(AdvanceUntil([] { return false; }, absl::Seconds(20), 0));
-  EXPECT_EQ(api_.requests().size(), requests);
+  EXPECT_EQ(fake_.requests().size(), requests);
   EXPECT_EQ(seen.Started(), 1);
   e.Stop();
   EXPECT_EQ(seen.Stopped(), 1) << "on_stopped_leading is called once";
@@ -500,10 +468,10 @@ TEST_F(LeaderElectionTest, LosesLeadershipAtTheDeadlineWhileARenewalHangs) {
   LeaderElector& e = NewElector("me", seen);
   e.Start();
   ASSERT_TRUE(Eventually([&] { return seen.Started() == 1; }));
-  api_.Hang(true);
+  fake_.Hang(true);
   const absl::Time acquired = LastOk("POST");
   // The loop thread blocks in the renewal; only the watchdog waits on the clock.
-  ASSERT_TRUE(AdvanceUntil([&] { return api_.in_flight() == 1 && clock_.waiters() == 1; },
+  ASSERT_TRUE(AdvanceUntil([&] { return fake_.in_flight() == 1 && clock_.waiters() == 1; },
                            absl::Seconds(5), 2));
   ASSERT_TRUE(AdvanceUntil([&] { return seen.Stopped() == 1; }, absl::Seconds(30), 1));
   absl::Time lost_at;
@@ -514,7 +482,7 @@ TEST_F(LeaderElectionTest, LosesLeadershipAtTheDeadlineWhileARenewalHangs) {
   EXPECT_GE(lost_at - acquired, absl::Seconds(10));
   EXPECT_LE(lost_at - acquired, absl::Seconds(11));
   EXPECT_FALSE(e.IsLeader());
-  api_.Hang(false);
+  fake_.Hang(false);
   e.Stop();
   EXPECT_EQ(seen.Stopped(), 1);
 }
@@ -522,7 +490,7 @@ TEST_F(LeaderElectionTest, LosesLeadershipAtTheDeadlineWhileARenewalHangs) {
 TEST_F(LeaderElectionTest, AConflictOnTakeoverIsALostRace) {
   api_.SetSpec(Spec("other", "2023-11-14T22:13:20.000000Z", 2));
   // A rival takes the Lease just before our takeover is written.
-  api_.BeforeRequest([this, raced = false](const FakeLeaseApi::Request& r) mutable {
+  api_.BeforeRequest([this, raced = false](const HttpRequest& r) mutable {
     if (r.method == "PUT" && !raced) {
       raced = true;
       api_.SetSpecLocked(Spec("rival", "2023-11-14T22:13:40.000000Z", 3));
@@ -531,12 +499,12 @@ TEST_F(LeaderElectionTest, AConflictOnTakeoverIsALostRace) {
   Observed& seen = NewObserved();
   LeaderElector& e = NewElector("me", seen);
   e.Start();
-  ASSERT_TRUE(AdvanceUntil([&] { return api_.Count("PUT") == 1; }, absl::Seconds(30), 2));
+  ASSERT_TRUE(AdvanceUntil([&] { return fake_.Count("PUT") == 1; }, absl::Seconds(30), 2));
   const absl::Time lost_race = clock_.Now();
-  EXPECT_EQ(api_.requests().back().status, 409);
+  EXPECT_EQ(fake_.requests().back().status, 409);
   EXPECT_FALSE(e.IsLeader());
   // The next read shows the rival with a fresh Lease: no further write for its duration.
-  ASSERT_FALSE(AdvanceUntil([&] { return api_.Count("PUT") > 1; }, absl::Seconds(14), 2));
+  ASSERT_FALSE(AdvanceUntil([&] { return fake_.Count("PUT") > 1; }, absl::Seconds(14), 2));
   EXPECT_EQ(seen.Started(), 0);
   EXPECT_EQ(e.GetLeader(), "rival");
   EXPECT_EQ((*api_.lease())["spec"]["holderIdentity"], "rival");
@@ -574,14 +542,14 @@ TEST_F(LeaderElectionTest, AConflictWithTheLeaseStillOursKeepsLeading) {
   e.Start();
   ASSERT_TRUE(Eventually([&] { return seen.Started() == 1; }));
   api_.SetLabel("touched-by", "someone");  // a new resourceVersion, same holder
-  ASSERT_TRUE(AdvanceUntil([&] { return api_.Count("PUT") >= 3; }, absl::Seconds(10), 2));
+  ASSERT_TRUE(AdvanceUntil([&] { return fake_.Count("PUT") >= 3; }, absl::Seconds(10), 2));
   std::vector<int> put_statuses;
-  for (const FakeLeaseApi::Request& r : api_.requests()) {
-    if (r.method == "PUT") put_statuses.push_back(r.status);
+  for (const testing::RecordedRequest& r : fake_.requests()) {
+    if (r.method() == "PUT") put_statuses.push_back(r.status);
   }
   EXPECT_EQ(put_statuses, (std::vector<int>{409, 200, 200}))
       << "the stale fast path conflicts; the re-read Lease is renewed";
-  EXPECT_EQ(api_.Count("GET"), 2);
+  EXPECT_EQ(fake_.Count("GET"), 2);
   EXPECT_TRUE(e.IsLeader());
   EXPECT_EQ(seen.Stopped(), 0);
   EXPECT_EQ((*api_.lease())["metadata"]["labels"]["touched-by"], "someone");
