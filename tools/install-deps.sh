@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project builds and tests with. Idempotent: it asks apt only for
 # what is missing, so a warm machine passes through in about a second. Versions: docs/dependencies.md.
+#
+#   tools/install-deps.sh           everything: building, testing, formatting, fuzzing (CI, developers)
+#   tools/install-deps.sh --build   only what configuring and building the C++ code needs, and no Go
+#                                   (the Dockerfile's build stage)
 set -euo pipefail
+
+build_only=false
+case "${1:-}" in
+  "") ;;
+  --build) build_only=true ;;
+  *) echo "usage: $0 [--build]" >&2; exit 2 ;;
+esac
 
 packages=(
   # toolchain
-  g++ cmake ninja-build pkg-config clang-format clang-14 libclang-rt-14-dev
+  g++ cmake ninja-build pkg-config
   # libraries named by the design card
   libcpprest-dev libboost-dev libboost-system-dev nlohmann-json3-dev libsimdjson-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libabsl-dev
@@ -13,9 +24,21 @@ packages=(
   # chosen for later parts: RE2 (mapping rules), Roaring bitmaps (actor sets),
   # Howard Hinnant's date/tz (time zones from the real tz database)
   libre2-dev libroaring-dev libhowardhinnant-date-dev tzdata
-  # control plane at run time: certificates, process-group teardown
-  openssl procps util-linux
+  # configuring: CMake registers the Python-driven tests
+  python3
 )
+if ! $build_only; then
+  packages+=(
+    # formatting, fuzzing
+    clang-format clang-14 libclang-rt-14-dev
+    # control plane at run time: certificates, process-group teardown
+    openssl procps util-linux
+    # the CRD generator (tools/crdgen/gen_crds.py) and the install tests (tools/installgen/)
+    python3-yaml
+    # the Argo CD health check's test (charts/cohort-operator/argocd/health_test.lua)
+    lua5.4
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,7 +55,7 @@ fi
 
 # Go builds the control plane (tools/controlplane/build.sh). The machine image ships Go; the
 # pinned modules declare go 1.26.0. An older local Go fetches a newer toolchain through the module proxy.
-if ! command -v go >/dev/null; then
+if ! $build_only && ! command -v go >/dev/null; then
   echo "install-deps: Go >= 1.26 is required on PATH to build the control plane" >&2
   exit 1
 fi
