@@ -1,0 +1,196 @@
+// AnalyticsPipeline end to end: the real cohort-operator binary against the real control plane,
+// kwok running the pods, in a namespace that enforces the `restricted` Pod Security Standard.
+// Apply a pipeline → children with owner references → pods Ready → Ready=True with the endpoint;
+// change the spec → new config hash → rollout → status follows observedGeneration; delete a
+// referenced Secret → Degraded naming it → restore it → Ready; restart the operator → it converges
+// with no writes (audit log); delete the pipeline → children garbage-collected.
+#include <signal.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/audit_log.h"
+#include "tests/support/control_plane.h"
+#include "tests/support/operator_process.h"
+#include "tests/support/wait.h"
+
+namespace cohort::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string Source(const std::string& relative) {
+  return absl::StrCat(COHORT_SOURCE_DIR, "/", relative);
+}
+
+bool Until(absl::Duration timeout, const std::function<bool()>& condition) {
+  return WaitFor("condition", timeout, condition).ok();
+}
+
+class PipelineE2eTest : public ControlPlaneTest {
+ protected:
+  void SetUp() override {
+    ControlPlaneTest::SetUp();
+    ASSERT_TRUE(Kubectl({"apply", "--server-side", "--force-conflicts", "-f",
+                         Source("crds/cohort.dev_analyticspipelines.yaml")})
+                    .ok());
+    ASSERT_TRUE(Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
+                         "crd/analyticspipelines.cohort.dev"})
+                    .ok());
+    ASSERT_TRUE(Kubectl({"label", "namespace", ns(),
+                         "pod-security.kubernetes.io/enforce=restricted", "--overwrite"})
+                    .ok());
+  }
+
+  std::unique_ptr<OperatorProcess> StartOperator(const std::string& name) {
+    return OperatorProcess::Start(COHORT_OPERATOR_PATH,
+                                  {"--kubeconfig=" + cp().kubeconfig(), "--namespaces=" + ns(),
+                                   "--leader-elect", "--leader-election-namespace=" + ns()},
+                                  absl::StrCat(::testing::TempDir(), "/", ns(), "-", name, ".log"));
+  }
+
+  json Get(const std::string& kind, const std::string& name) {
+    absl::StatusOr<std::string> out =
+        Kubectl({"get", kind, name, "--ignore-not-found", "-o", "json"});
+    if (!out.ok() || out->empty()) return nullptr;
+    return json::parse(*out, nullptr, false);
+  }
+
+  // The pipeline's condition `type` as "Status/Reason", or "".
+  std::string Condition(const std::string& type) {
+    json p = Get("analyticspipeline", "analytics");
+    if (p.is_null() || p.is_discarded()) return "";
+    for (const json& c : p["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == type) {
+        return absl::StrCat(c.value("status", ""), "/", c.value("reason", ""));
+      }
+    }
+    return "";
+  }
+
+  std::string PipelineState() {
+    json p = Get("analyticspipeline", "analytics");
+    return p.is_null() ? "<none>" : p.value("status", json::object()).dump();
+  }
+};
+
+TEST_F(PipelineE2eTest, FromApplyToReadyThroughChangesOutagesRestartsAndDeletion) {
+  auto op = StartOperator("a");
+  ASSERT_NE(op, nullptr);
+  ASSERT_TRUE(
+      Kubectl({"apply", "-f", Source("manifests/samples/analyticspipeline-minimal.yaml")}).ok());
+  json pipeline = Get("analyticspipeline", "analytics");
+  ASSERT_TRUE(pipeline.is_object());
+  const std::string uid = pipeline["metadata"]["uid"];
+
+  // Children exist, controlled by the pipeline.
+  ASSERT_TRUE(Until(absl::Seconds(60), [&] { return Get("statefulset", "analytics").is_object(); }))
+      << op->Log();
+  for (const auto& [kind, name] :
+       std::vector<std::pair<std::string, std::string>>{{"statefulset", "analytics"},
+                                                        {"service", "analytics"},
+                                                        {"service", "analytics-headless"},
+                                                        {"serviceaccount", "analytics-ingest"}}) {
+    json child = Get(kind, name);
+    ASSERT_TRUE(child.is_object()) << kind << " " << name;
+    ASSERT_EQ(child["metadata"]["ownerReferences"][0]["uid"], uid) << kind << " " << name;
+    EXPECT_EQ(child["metadata"]["ownerReferences"][0]["controller"], true);
+  }
+
+  // kwok runs the pod (admitted under `restricted`); the pipeline becomes Ready.
+  ASSERT_TRUE(Until(absl::Seconds(120), [&] { return Condition("Ready") == "True/Available"; }))
+      << PipelineState() << "\n"
+      << op->Log();
+  pipeline = Get("analyticspipeline", "analytics");
+  EXPECT_EQ(pipeline["status"]["endpoint"], absl::StrCat("http://analytics.", ns(), ".svc:8080"));
+  EXPECT_EQ(pipeline["status"]["observedGeneration"], pipeline["metadata"]["generation"]);
+  EXPECT_EQ(Condition("Degraded"), "False/AsExpected");
+  const std::string first_hash = pipeline["status"]["configHash"];
+
+  // A spec change: a new config, a new hash, a rollout, and the status follows the generation.
+  ASSERT_TRUE(Kubectl({"patch", "analyticspipeline", "analytics", "--type=merge", "-p",
+                       R"({"spec":{"limits":{"maxConnections":2048}}})"})
+                  .ok());
+  ASSERT_TRUE(Until(absl::Seconds(120),
+                    [&] {
+                      json p = Get("analyticspipeline", "analytics");
+                      return p.is_object() && p["status"].value("observedGeneration", 0) == 2 &&
+                             p["status"].value("configHash", "") != first_hash &&
+                             Condition("Ready") == "True/Available" &&
+                             Condition("Progressing") == "False/RolloutComplete";
+                    }))
+      << PipelineState() << "\n"
+      << op->Log();
+  json sts = Get("statefulset", "analytics");
+  EXPECT_EQ(sts["spec"]["template"]["metadata"]["annotations"]["cohort.dev/config-hash"],
+            Get("analyticspipeline", "analytics")["status"]["configHash"]);
+
+  // A deleted Secret: Degraded, naming it; restored: Ready again.
+  absl::StatusOr<std::string> secret =
+      Kubectl({"get", "secret", "analytics-api-keys", "-o", "json"});
+  ASSERT_TRUE(secret.ok());
+  ASSERT_TRUE(Kubectl({"delete", "secret", "analytics-api-keys"}).ok());
+  ASSERT_TRUE(
+      Until(absl::Seconds(60), [&] { return Condition("Degraded") == "True/SecretNotFound"; }))
+      << PipelineState() << "\n"
+      << op->Log();
+  EXPECT_THAT(PipelineState(), ::testing::HasSubstr("analytics-api-keys"));
+  json restored = json::parse(*secret);
+  restored["metadata"].erase("resourceVersion");
+  restored["metadata"].erase("uid");
+  restored["metadata"].erase("creationTimestamp");
+  restored["metadata"].erase("managedFields");
+  ASSERT_TRUE(Kubectl({"create", "-f", "-"}, restored.dump()).ok());
+  ASSERT_TRUE(Until(absl::Seconds(120),
+                    [&] {
+                      return Condition("Degraded") == "False/AsExpected" &&
+                             Condition("Ready") == "True/Available";
+                    }))
+      << PipelineState() << "\n"
+      << op->Log();
+
+  // A restarted operator converges without writing anything (its Lease and Events aside).
+  ASSERT_TRUE(Until(absl::Seconds(60),
+                    [&] { return Condition("Progressing") == "False/RolloutComplete"; }));
+  ASSERT_EQ(op->child().Stop(SIGTERM, absl::Seconds(40)), 0) << op->Log();
+  absl::StatusOr<std::vector<AuditEvent>> before = ReadAuditLog(cp().audit_log());
+  ASSERT_TRUE(before.ok());
+  const size_t mark = before->size();
+  auto op2 = StartOperator("b");
+  ASSERT_NE(op2, nullptr);
+  ASSERT_TRUE(Until(absl::Seconds(60), [&] {
+    return op2->Metric("controller_runtime_reconcile_total",
+                       {{"controller", "analyticspipeline"}, {"result", "success"}}) >= 1;
+  })) << op2->Log();
+  ASSERT_EQ(op2->child().Stop(SIGTERM, absl::Seconds(40)), 0) << op2->Log();
+  absl::StatusOr<std::vector<AuditEvent>> after = ReadAuditLog(cp().audit_log());
+  ASSERT_TRUE(after.ok());
+  std::vector<std::string> writes;
+  for (size_t i = mark; i < after->size(); ++i) {
+    const AuditEvent& e = (*after)[i];
+    if (e.namespace_ != ns() || !absl::StartsWith(e.user_agent, "cohort-operator")) continue;
+    if (e.resource == "leases" || e.resource == "events") continue;
+    if (e.verb == "create" || e.verb == "update" || e.verb == "patch" || e.verb == "delete") {
+      writes.push_back(absl::StrCat(e.verb, " ", e.resource, "/", e.subresource, " ", e.name));
+    }
+  }
+  EXPECT_THAT(writes, ::testing::IsEmpty());
+
+  // Deleting the pipeline garbage-collects its children.
+  ASSERT_TRUE(Kubectl({"delete", "analyticspipeline", "analytics", "--wait=true"}).ok());
+  EXPECT_TRUE(Until(absl::Seconds(120), [&] {
+    return !Get("statefulset", "analytics").is_object() &&
+           !Get("service", "analytics").is_object() &&
+           !Get("serviceaccount", "analytics-ingest").is_object();
+  }));
+}
+
+}  // namespace
+}  // namespace cohort::testing
