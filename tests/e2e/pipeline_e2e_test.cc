@@ -75,6 +75,28 @@ class PipelineE2eTest : public ControlPlaneTest {
     return "";
   }
 
+  // "type/reason" of every events.k8s.io Event about the pipeline.
+  std::vector<std::string> PipelineEvents() {
+    std::vector<std::string> out;
+    absl::StatusOr<std::string> text =
+        Kubectl({"get", "events.events.k8s.io", "-o", "json", "--field-selector",
+                 "regarding.kind=AnalyticsPipeline,regarding.name=analytics"});
+    if (!text.ok()) return out;
+    json list = json::parse(*text, nullptr, false);
+    if (!list.is_object()) return out;
+    for (const json& e : list.value("items", json::array())) {
+      out.push_back(absl::StrCat(e.value("type", ""), "/", e.value("reason", "")));
+    }
+    return out;
+  }
+
+  bool HasEvent(const std::string& type_reason) {
+    for (const std::string& e : PipelineEvents()) {
+      if (e == type_reason) return true;
+    }
+    return false;
+  }
+
   std::string PipelineState() {
     json p = Get("analyticspipeline", "analytics");
     return p.is_null() ? "<none>" : p.value("status", json::object()).dump();
@@ -113,6 +135,9 @@ TEST_F(PipelineE2eTest, FromApplyToReadyThroughChangesOutagesRestartsAndDeletion
   EXPECT_EQ(pipeline["status"]["observedGeneration"], pipeline["metadata"]["generation"]);
   EXPECT_EQ(Condition("Degraded"), "False/AsExpected");
   const std::string first_hash = pipeline["status"]["configHash"];
+  // What the operator did is told in Events on the pipeline.
+  EXPECT_TRUE(Until(absl::Seconds(30), [&] { return HasEvent("Normal/Created"); }))
+      << ::testing::PrintToString(PipelineEvents());
 
   // A spec change: a new config, a new hash, a rollout, and the status follows the generation.
   ASSERT_TRUE(Kubectl({"patch", "analyticspipeline", "analytics", "--type=merge", "-p",
@@ -142,6 +167,8 @@ TEST_F(PipelineE2eTest, FromApplyToReadyThroughChangesOutagesRestartsAndDeletion
       << PipelineState() << "\n"
       << op->Log();
   EXPECT_THAT(PipelineState(), ::testing::HasSubstr("analytics-api-keys"));
+  EXPECT_TRUE(Until(absl::Seconds(30), [&] { return HasEvent("Warning/SecretNotFound"); }))
+      << ::testing::PrintToString(PipelineEvents());
   json restored = json::parse(*secret);
   restored["metadata"].erase("resourceVersion");
   restored["metadata"].erase("uid");
