@@ -15,9 +15,12 @@
 // never reach the operator); a transform applied before caching (by default it drops
 // metadata.managedFields, which is most of an object's bytes and nothing a reconciler reads).
 //
-// Thread-safe. Handlers run on the informer's threads, one event at a time per watched
-// namespace, in order; they must be quick (enqueue a key) and must not call Stop(). Borrows the
-// client and the clock, which must outlive it.
+// Thread-safe. Handlers run on the informer's threads: watch events one at a time per watched
+// namespace, in order; resync replays on a thread of their own, so a replay may run at the same
+// time as an event's handler and replay an object a moment older than the one just delivered.
+// Handlers must therefore be thread-safe and level-triggered — quick, enqueueing a key to be read
+// from the cache later — and must not call Stop(). on_delete receives the object as last cached.
+// Borrows the client and the clock, which must outlive it.
 #pragma once
 
 #include <functional>
