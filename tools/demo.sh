@@ -1,33 +1,248 @@
 #!/usr/bin/env bash
-# The main job (README): sets up what is missing, starts a local Kubernetes control plane (etcd,
-# kube-apiserver, controller-manager, scheduler, kwok) and prints how to use it with kubectl.
-# The control plane keeps running in the background until `tools/controlplane/cpctl stop DIR`.
+# The main job (README): from a fresh machine to a Ready AnalyticsPipeline on a local control plane.
+# It installs what is missing, starts a control plane (etcd, kube-apiserver, controller-manager,
+# scheduler, kwok), installs the Helm chart from the working tree with its operator Deployment
+# scaled to zero (kwok's pods run nothing), builds cohort-operator and runs it here, as the chart's
+# ServiceAccount, applies the minimal sample pipeline into a namespace that enforces the restricted
+# Pod Security Standard, waits until the pipeline is Ready and prints how to look at it.
 #
-#   tools/demo.sh [DIR]     DIR defaults to .demo/control-plane in the repository (git-ignored)
+#   tools/demo.sh [start]   set up or refresh the demo; everything keeps running in the background
+#   tools/demo.sh stop      stop the operator and the control plane (also what Ctrl-C during start does)
+#
+# State lives in .demo/ (git-ignored): control-plane/, build/ (a Release tree), the operator's
+# kubeconfig, log and pid. A second start reuses a running control plane (every install step is
+# idempotent) and restarts the operator with a fresh build; a control plane that is not running is
+# replaced by a new, empty one. COHORT_JOBS sets the build's parallelism (default: all cores).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-dir=${1:-$root/.demo/control-plane}
 
-tools/install-deps.sh
-bin=$(tools/controlplane/build.sh)
-if tools/controlplane/cpctl status "$dir" >/dev/null 2>&1; then
-  echo "A control plane already runs in $dir."
-else
-  mkdir -p "$dir"
-  tools/controlplane/cpctl start "$dir" >/dev/null
-fi
-export KUBECONFIG=$dir/kubeconfig
-"$bin/kubectl" get nodes
-cat <<MSG
+demo=$root/.demo
+cp_dir=$demo/control-plane
+build_dir=$demo/build
+release=cohort-operator          # the chart's fullname is then cohort-operator too
+operator_ns=cohort-system
+demo_ns=cohort-demo
+pipeline=analytics               # metadata.name in the sample
+sample=manifests/samples/analyticspipeline-minimal.yaml
 
-The control plane is up. To use it from this shell:
+log() { printf '\n==> %s\n' "$*" >&2; }
+die() { echo "demo: $*" >&2; exit 1; }
 
-  eval "\$(tools/controlplane/cpctl env $dir)"    # KUBECONFIG and PATH (kubectl, helm)
-  kubectl get nodes
-  kubectl create deployment hello --image=example.invalid/hello --replicas=3
-  kubectl rollout status deployment/hello        # kwok makes the pods Running and Ready
+# ---------------------------------------------------------------- the operator process
+operator_pid() { cat "$demo/operator.pid" 2>/dev/null || true; }
 
-Status and logs: tools/controlplane/cpctl status $dir; ls $dir/logs; audit log: $dir/audit.log
-Stop it:         tools/controlplane/cpctl stop $dir
+# SIGTERM lets the operator finish its reconciles and release its Lease, so the next one leads at
+# once; a stuck one is killed after the chart's grace period (40 s).
+stop_operator() {
+  local pid; pid=$(operator_pid)
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 400; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$demo/operator.pid"
+}
+
+stop_all() {
+  stop_operator
+  [[ ! -d $cp_dir ]] || tools/controlplane/cpctl stop "$cp_dir"
+}
+
+# ---------------------------------------------------------------- steps of start
+# Reuses a running control plane; otherwise starts from an empty directory, so a stale etcd from an
+# earlier run (a reboot, a killed supervisor) never mixes with this one.
+ensure_control_plane() {
+  if tools/controlplane/cpctl status "$cp_dir" >/dev/null 2>&1; then
+    echo "reusing the control plane in $cp_dir"
+    return
+  fi
+  [[ ! -d $cp_dir ]] || tools/controlplane/cpctl stop "$cp_dir" >/dev/null 2>&1 || true
+  rm -rf "$cp_dir"
+  mkdir -p "$cp_dir"
+  tools/controlplane/cpctl start "$cp_dir" >/dev/null
+  echo "started a control plane in $cp_dir"
+}
+
+# A namespace whose pods must meet the restricted Pod Security Standard: the API server rejects the
+# operator's or the pipeline's pods if their security contexts fall short.
+restricted_namespace() {
+  kubectl apply -f - <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $1
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/enforce-version: latest
+EOF
+}
+
+# The chart from the working tree, CRDs included. Helm creates the CRDs on the first install only and
+# never upgrades them, so a later run applies them first, as the chart's README tells users to.
+install_chart() {
+  restricted_namespace "$operator_ns"
+  if helm status "$release" -n "$operator_ns" >/dev/null 2>&1; then
+    kubectl apply --server-side --force-conflicts -f charts/cohort-operator/crds/
+  fi
+  helm upgrade --install "$release" charts/cohort-operator -n "$operator_ns" \
+    --set replicas=0 >/dev/null
+  helm list -n "$operator_ns"
+  kubectl wait --for=condition=Established --timeout=60s crd/analyticspipelines.cohort.dev
+}
+
+build_operator() {
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build_dir" --target cohort-operator -j "${COHORT_JOBS:-$(nproc)}"
+}
+
+# A kubeconfig holding a token of the chart's ServiceAccount: the local operator gets exactly the
+# permissions the in-cluster one would (the admin kubeconfig would hide a missing RBAC rule).
+write_operator_kubeconfig() {
+  local server token
+  server=$(kubectl config view --raw -o jsonpath='{.clusters[0].cluster.server}')
+  token=$(kubectl -n "$operator_ns" create token "$release" --duration=24h)
+  (
+    umask 077
+    cat >"$demo/operator.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: demo
+  cluster: {server: "$server", certificate-authority: "$cp_dir/pki/ca.crt"}
+users:
+- name: $release
+  user: {token: "$token"}
+contexts:
+- name: demo
+  context: {cluster: demo, user: $release, namespace: $operator_ns}
+current-context: demo
+EOF
+  )
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Runs the operator with the flags of the chart's Deployment (leader election in the release
+# namespace) in a session of its own (setsid): it outlives this script and a Ctrl-C in the shell
+# that started it, until `tools/demo.sh stop`. Returns once /readyz answers (its caches synced).
+start_operator() {
+  write_operator_kubeconfig
+  metrics_port=$(free_port)
+  health_port=$(free_port)
+  printf 'metrics_port=%s\nhealth_port=%s\n' "$metrics_port" "$health_port" >"$demo/operator.ports"
+  POD_NAMESPACE=$operator_ns setsid "$build_dir/operator/cohort-operator" \
+    --kubeconfig="$demo/operator.kubeconfig" \
+    --leader-elect --leader-election-namespace="$operator_ns" \
+    --metrics-bind-address="127.0.0.1:$metrics_port" \
+    --health-probe-bind-address="127.0.0.1:$health_port" \
+    </dev/null >>"$demo/operator.log" 2>&1 &
+  echo $! >"$demo/operator.pid"
+  local i
+  for ((i = 0; i < 600; i++)); do
+    curl -sf "http://127.0.0.1:$health_port/readyz" >/dev/null && {
+      echo "cohort-operator runs (pid $(operator_pid)), log: $demo/operator.log"
+      return
+    }
+    kill -0 "$(operator_pid)" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -n 30 "$demo/operator.log" >&2
+  die "cohort-operator did not become ready; log: $demo/operator.log"
+}
+
+apply_sample() {
+  restricted_namespace "$demo_ns"
+  kubectl apply --server-side -n "$demo_ns" -f "$sample"
+}
+
+# Ready for the current generation, the rule of the Argo CD health check: a rerun with a changed
+# sample must not pass on the Ready condition the operator wrote for the previous spec.
+pipeline_ready() {
+  local jsonpath='{.metadata.generation} {.status.conditions[?(@.type=="Ready")].observedGeneration}'
+  jsonpath+=' {.status.conditions[?(@.type=="Ready")].status}'
+  local generation observed status
+  read -r generation observed status < <(kubectl get -n "$demo_ns" "apl/$pipeline" -o jsonpath="$jsonpath") || true
+  [[ $status == True && $observed == "$generation" ]]
+}
+
+wait_for_pipeline() {
+  local deadline=$((SECONDS + 120))
+  until pipeline_ready; do
+    if ((SECONDS > deadline)); then
+      kubectl describe -n "$demo_ns" "apl/$pipeline" >&2 || true
+      tail -n 30 "$demo/operator.log" >&2
+      die "the pipeline is not Ready after 120 s; the demo keeps running for a look (tools/demo.sh stop)"
+    fi
+    sleep 0.5
+  done
+  echo "analyticspipeline/$pipeline is Ready"
+}
+
+print_next_steps() {
+  cat <<MSG
+
+The pipeline is Ready: cohort-operator (pid $(operator_pid)) reconciled it on the local control plane,
+where kwok marks its pods Running without running them. To look around from this shell:
+
+  eval "\$(tools/controlplane/cpctl env $cp_dir)"
+      # KUBECONFIG=$cp_dir/kubeconfig; kubectl and helm on PATH
+  kubectl -n $demo_ns describe apl $pipeline     # conditions and the operator's events
+  kubectl -n $demo_ns get all,configmap,pvc -l app.kubernetes.io/instance=$pipeline
+  kubectl -n $demo_ns patch apl $pipeline --type=merge -p '{"spec":{"identity":{"sessionTimeout":"45m"}}}'
+  kubectl -n $demo_ns get apl -w                 # a new config, rolled out
+
+Operator log:  $demo/operator.log
+Metrics:       curl -s http://127.0.0.1:$metrics_port/metrics   (probes: http://127.0.0.1:$health_port/readyz)
+Run again:     tools/demo.sh         (rebuilds and restarts the operator, keeps the cluster)
+Stop it all:   tools/demo.sh stop
 MSG
+}
+
+# ---------------------------------------------------------------- commands
+cmd_start() {
+  mkdir -p "$demo"
+  # Ctrl-C (or a kill) while setting up leaves nothing behind.
+  trap 'echo; echo "demo: interrupted, stopping" >&2; stop_all; exit 130' INT TERM
+
+  log "dependencies"
+  tools/install-deps.sh
+  bin=$(tools/controlplane/build.sh)
+  export PATH=$bin:$PATH KUBECONFIG=$cp_dir/kubeconfig
+  # Helm's cache and config stay inside the demo, not in ~/.config and ~/.cache.
+  export HELM_CACHE_HOME=$demo/helm/cache HELM_CONFIG_HOME=$demo/helm/config \
+    HELM_DATA_HOME=$demo/helm/data
+
+  log "control plane"
+  ensure_control_plane
+  log "Helm chart (charts/cohort-operator, replicas=0) into $operator_ns"
+  install_chart
+  log "building cohort-operator (Release, $build_dir)"
+  stop_operator  # before the build replaces its binary
+  build_operator
+  log "starting cohort-operator as ServiceAccount $operator_ns/$release"
+  start_operator
+  log "sample pipeline ($sample) into $demo_ns"
+  apply_sample
+  wait_for_pipeline
+  trap - INT TERM
+
+  log "kubectl get analyticspipelines -n $demo_ns"
+  kubectl get analyticspipelines -n "$demo_ns"
+  print_next_steps
+}
+
+cmd_stop() {
+  stop_all
+  echo "demo stopped (state kept in $demo; the next tools/demo.sh starts a fresh control plane)"
+}
+
+case ${1:-start} in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0" ;;
+  *) die "unknown command '$1' (tools/demo.sh [start|stop])" ;;
+esac

@@ -31,8 +31,8 @@ if ! $build_only; then
   packages+=(
     # formatting, fuzzing
     clang-format clang-14 libclang-rt-14-dev
-    # control plane at run time: certificates, process-group teardown
-    openssl procps util-linux
+    # control plane at run time: certificates, process-group teardown, etcd health checks (curl)
+    openssl procps util-linux curl
     # the CRD generator (tools/crdgen/gen_crds.py) and the install tests (tools/installgen/)
     python3-yaml
     # the Argo CD health check's test (charts/cohort-operator/argocd/health_test.lua)

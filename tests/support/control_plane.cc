@@ -105,7 +105,14 @@ ControlPlane& ControlPlane::Shared() {
 }
 
 ControlPlane::~ControlPlane() {
-  if (owner_ != nullptr) owner_->Stop(SIGTERM, absl::Seconds(30));
+  if (owner_ == nullptr) return;
+  owner_->Stop(SIGTERM, absl::Seconds(30));
+  // The directory (etcd data, logs, certificates) was ours; keep it only when asked, to read the
+  // components' logs after a failure.
+  if (const char* keep = getenv("COHORT_KEEP_CP_DIR"); keep == nullptr || *keep == '\0') {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
 }
 
 absl::StatusOr<std::string> ControlPlane::Kubectl(const std::vector<std::string>& args,

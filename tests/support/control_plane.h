@@ -31,7 +31,9 @@ class ControlPlane {
 
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
-  // Stops the control plane if this object started it; an attached one keeps running.
+  // Stops the control plane if this object started it, and removes its directory unless
+  // $COHORT_KEEP_CP_DIR is set (to read the components' logs after a failure); an attached one
+  // keeps running.
   ~ControlPlane();
 
   // Starts a new, independent control plane in a fresh temporary directory, owned by the result.
