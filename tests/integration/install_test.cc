@@ -4,9 +4,10 @@
 // the fixed namespace cohort-system and cluster-wide names). For each: every object is created, the
 // operator Deployment's pod is admitted in a namespace that enforces the restricted Pod Security
 // Standard (kwok then runs it as a fake), the operator's ServiceAccount may do what the operator
-// needs and nothing else that the table asks (`kubectl auth can-i --as`), a sample pipeline is
-// accepted, and the documented CRD upgrade (`kubectl apply --server-side --force-conflicts` of the
-// chart's crds/) goes through. Renders and lint without a cluster:
+// needs and nothing else that the table asks (`kubectl auth can-i --as`; that the grants are
+// exactly what the operator uses is tests/e2e/rbac_audit_test.cc, from the audit log), a sample
+// pipeline is accepted, and the documented CRD upgrade (`kubectl apply --server-side
+// --force-conflicts` of the chart's crds/) goes through. Renders and lint without a cluster:
 // tools/installgen/install_test.py.
 #include <stdlib.h>
 
@@ -79,24 +80,30 @@ std::vector<CanI> OperatorQuestions(const std::string& watched, const std::strin
                                     const std::string& other) {
   std::vector<CanI> questions = {
       {"watch", "analyticspipelines.cohort.dev", watched, "", true},
+      {"get", "analyticspipelines.cohort.dev", watched, "", false},  // the cache answers reads
       {"patch", "analyticspipelines.cohort.dev", watched, "status", true},
-      {"update", "analyticspipelines.cohort.dev", watched, "status", true},
+      {"update", "analyticspipelines.cohort.dev", watched, "status", false},  // server-side apply
       {"update", "analyticspipelines.cohort.dev", watched, "", false},  // the spec is the user's
       {"create", "analyticspipelines.cohort.dev", watched, "", false},
       {"delete", "analyticspipelines.cohort.dev", watched, "", false},
       {"create", "configmaps", watched, "", true},
+      {"update", "configmaps", watched, "", false},  // children are applied, never PUT
+      {"get", "configmaps", watched, "", false},
       {"delete", "services", watched, "", true},
       {"patch", "serviceaccounts", watched, "", true},
       {"create", "statefulsets.apps", watched, "", true},
+      {"get", "statefulsets.apps", watched, "", true},  // read back when recreated
       {"delete", "poddisruptionbudgets.policy", watched, "", true},
-      {"update", "horizontalpodautoscalers.autoscaling", watched, "", true},
+      {"patch", "horizontalpodautoscalers.autoscaling", watched, "", true},
+      {"update", "horizontalpodautoscalers.autoscaling", watched, "", false},
       {"create", "networkpolicies.networking.k8s.io", watched, "", true},
       {"list", "secrets", watched, "", true},  // metadata-only in the code; RBAC can't say so
       {"watch", "secrets", watched, "", true},
+      {"get", "secrets", watched, "", false},
       {"create", "secrets", watched, "", false},
       {"update", "secrets", watched, "", false},
       {"delete", "secrets", watched, "", false},
-      {"list", "persistentvolumeclaims", watched, "", true},
+      {"list", "persistentvolumeclaims", watched, "", false},  // the operator never reads claims
       {"delete", "persistentvolumeclaims", watched, "", false},
       {"create", "events.events.k8s.io", watched, "", true},
       {"patch", "events.events.k8s.io", watched, "", true},
