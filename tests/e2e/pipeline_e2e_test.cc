@@ -210,13 +210,39 @@ TEST_F(PipelineE2eTest, FromApplyToReadyThroughChangesOutagesRestartsAndDeletion
   }
   EXPECT_THAT(writes, ::testing::IsEmpty());
 
-  // Deleting the pipeline garbage-collects its children.
+  // Deleting the pipeline garbage-collects its children; the embedded data's volume stays
+  // (reclaimPolicy defaults to Retain).
+  ASSERT_TRUE(Get("persistentvolumeclaim", "data-analytics-0").is_object());
   ASSERT_TRUE(Kubectl({"delete", "analyticspipeline", "analytics", "--wait=true"}).ok());
   EXPECT_TRUE(Until(absl::Seconds(120), [&] {
     return !Get("statefulset", "analytics").is_object() &&
            !Get("service", "analytics").is_object() &&
            !Get("serviceaccount", "analytics-ingest").is_object();
   }));
+  EXPECT_TRUE(Get("persistentvolumeclaim", "data-analytics-0").is_object())
+      << "reclaimPolicy Retain must keep the data";
+}
+
+TEST_F(PipelineE2eTest, ReclaimPolicyDeleteRemovesTheDataWithThePipeline) {
+  auto op = StartOperator("a");
+  ASSERT_NE(op, nullptr);
+  ASSERT_TRUE(
+      Kubectl({"apply", "-f", Source("manifests/samples/analyticspipeline-minimal.yaml")}).ok());
+  ASSERT_TRUE(Kubectl({"patch", "analyticspipeline", "analytics", "--type=merge", "-p",
+                       R"({"spec":{"storage":{"embedded":{"reclaimPolicy":"Delete"}}}})"})
+                  .ok());
+  ASSERT_TRUE(Until(absl::Seconds(120),
+                    [&] {
+                      return Condition("Ready") == "True/Available" &&
+                             Get("persistentvolumeclaim", "data-analytics-0").is_object();
+                    }))
+      << PipelineState() << "\n"
+      << op->Log();
+  ASSERT_TRUE(Kubectl({"delete", "analyticspipeline", "analytics", "--wait=true"}).ok());
+  EXPECT_TRUE(Until(absl::Seconds(120), [&] {
+    return !Get("statefulset", "analytics").is_object() &&
+           !Get("persistentvolumeclaim", "data-analytics-0").is_object();
+  })) << "reclaimPolicy Delete must remove the data volume";
 }
 
 }  // namespace
