@@ -6,7 +6,9 @@
 // with no writes (audit log); delete the pipeline → children garbage-collected.
 #include <signal.h>
 
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -243,6 +245,69 @@ TEST_F(PipelineE2eTest, ReclaimPolicyDeleteRemovesTheDataWithThePipeline) {
     return !Get("statefulset", "analytics").is_object() &&
            !Get("persistentvolumeclaim", "data-analytics-0").is_object();
   })) << "reclaimPolicy Delete must remove the data volume";
+}
+
+TEST_F(PipelineE2eTest, AnOperatorKilledMidChangeConvergesWithoutDuplicateWrites) {
+  auto op = StartOperator("a");
+  ASSERT_NE(op, nullptr);
+  ASSERT_TRUE(
+      Kubectl({"apply", "-f", Source("manifests/samples/analyticspipeline-minimal.yaml")}).ok());
+  ASSERT_TRUE(Until(absl::Seconds(120),
+                    [&] {
+                      return Condition("Ready") == "True/Available" &&
+                             Condition("Progressing") == "False/RolloutComplete";
+                    }))
+      << PipelineState() << "\n"
+      << op->Log();
+
+  absl::StatusOr<std::vector<AuditEvent>> before = ReadAuditLog(cp().audit_log());
+  ASSERT_TRUE(before.ok());
+  const size_t mark = before->size();
+  ASSERT_TRUE(Kubectl({"patch", "analyticspipeline", "analytics", "--type=merge", "-p",
+                       R"({"spec":{"identity":{"sessionTimeout":"45m"}}})"})
+                  .ok());
+  // Kill it as soon as it has started on the change (the new config exists), wherever it is.
+  ASSERT_TRUE(Until(absl::Seconds(60), [&] {
+    absl::StatusOr<std::string> names =
+        Kubectl({"get", "configmap", "-l", "app.kubernetes.io/instance=analytics", "-o", "name"});
+    return names.ok() && std::count(names->begin(), names->end(), '\n') >= 2;
+  }));
+  op->child().Stop(SIGKILL, absl::Seconds(5));
+  auto op2 = StartOperator("b");
+  ASSERT_NE(op2, nullptr);
+  ASSERT_TRUE(Until(absl::Seconds(120),
+                    [&] {
+                      json p = Get("analyticspipeline", "analytics");
+                      return p.is_object() && p["status"].value("observedGeneration", 0) == 2 &&
+                             Condition("Ready") == "True/Available" &&
+                             Condition("Progressing") == "False/RolloutComplete";
+                    }))
+      << PipelineState() << "\n"
+      << op2->Log();
+
+  // Every child was written at most once for the change, and the status at most a few times
+  // (Progressing on, then off) — never the same write twice because of the restart.
+  absl::StatusOr<std::vector<AuditEvent>> after = ReadAuditLog(cp().audit_log());
+  ASSERT_TRUE(after.ok());
+  std::map<std::string, int> writes;
+  for (size_t i = mark; i < after->size(); ++i) {
+    const AuditEvent& e = (*after)[i];
+    if (e.namespace_ != ns() || !absl::StartsWith(e.user_agent, "cohort-operator")) continue;
+    if (e.resource == "leases" || e.resource == "events") continue;
+    if (e.verb == "create" || e.verb == "update" || e.verb == "patch" || e.verb == "delete") {
+      ++writes[absl::StrCat(e.resource, "/", e.subresource, " ", e.name)];
+    }
+  }
+  int status_writes = 0;
+  for (const auto& [what, count] : writes) {
+    if (absl::StrContains(what, "/status ")) {
+      status_writes += count;
+    } else {
+      EXPECT_EQ(count, 1) << what << " written " << count << " times";
+    }
+  }
+  EXPECT_LE(status_writes, 4) << ::testing::PrintToString(writes);
+  EXPECT_EQ(writes.count("statefulsets/ analytics"), 1u) << ::testing::PrintToString(writes);
 }
 
 }  // namespace
