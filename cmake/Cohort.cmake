@@ -20,6 +20,19 @@ if(COHORT_SANITIZER_FLAGS)
   add_link_options(${COHORT_SANITIZER_FLAGS})
 endif()
 
+# libFuzzer targets need clang: configure a separate tree with
+#   -DCMAKE_CXX_COMPILER=clang++-14 -DCOHORT_FUZZ=ON   (see docs/development.md, "Fuzzing").
+# Each folder adds its `<name>_fuzz` binary compiled with COHORT_FUZZ_FLAGS and a ctest
+# `<name>_fuzz_smoke` (label unit) that tools/test.sh runs.
+option(COHORT_FUZZ "Build libFuzzer targets (needs clang)" OFF)
+if(COHORT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "COHORT_FUZZ needs clang (-DCMAKE_CXX_COMPILER=clang++-14)")
+  endif()
+  set(COHORT_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+    -fno-omit-frame-pointer)
+endif()
+
 # The control plane used by integration and e2e tests. CTest starts one per run (fixture
 # "control_plane") and every test of those labels shares it, each in namespaces of its own.
 set(COHORT_CPCTL ${PROJECT_SOURCE_DIR}/tools/controlplane/cpctl)
