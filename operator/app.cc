@@ -72,6 +72,7 @@ struct Flags {
   int max_concurrent_reconciles = 2;
   absl::Duration graceful_shutdown_timeout = absl::Seconds(30);
   absl::Duration cache_sync_timeout = absl::Minutes(2);
+  absl::Duration sync_period = absl::Hours(10);
   std::string log_format = "text";
   std::string log_level = "info";
 
@@ -110,6 +111,9 @@ struct Flags {
             "After SIGTERM, how long in-flight reconciles get to finish.");
     set.Add("cache-sync-timeout", &cache_sync_timeout,
             "How long to wait for the caches' first lists before giving up.");
+    set.Add("sync-period", &sync_period,
+            "How often every cached object is handed to its controllers again, changed or not (a "
+            "resync: everything is reconciled, nothing is read from the API server). 0: never.");
     set.Add("log-format", &log_format, "Log line format: text or json.");
     set.Add("log-level", &log_level,
             "Lowest level logged: trace, debug, info, warn, error, critical or off.");
@@ -197,6 +201,7 @@ int RunOperator(int argc, char** argv, const OperatorProgram& program) {
   options.health_probe_bind_address = flags.health_probe_bind_address;
   options.graceful_shutdown_timeout = flags.graceful_shutdown_timeout;
   options.cache_sync_timeout = flags.cache_sync_timeout;
+  options.sync_period = flags.sync_period;
   options.events.reporting_controller = program.reporting_controller;
   const int workers = flags.max_concurrent_reconciles;
   if (workers < 1) {

@@ -14,6 +14,8 @@
 //   --leader-election-retry-period=2s
 //   --metrics-bind-address=:8080, --health-probe-bind-address=:8081 ("0" turns one off)
 //   --graceful-shutdown-timeout=30s, --cache-sync-timeout=2m
+//   --sync-period=10h                       how often every cached object is reconciled again
+//                                           without a change (ManagerOptions::sync_period)
 //   --log-format=text|json, --log-level=info
 //
 // Signals: the first SIGTERM or SIGINT asks the manager to stop gracefully; a second one exits at

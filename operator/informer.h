@@ -127,6 +127,9 @@ class Informer {
   };
   Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The options it runs with (a Manager's informer: after the manager's defaults).
+  const InformerOptions& options() const { return options_; }
+
  private:
   struct Scope;  // one namespace's list+watch loop
 

@@ -63,9 +63,11 @@ absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(KubeClient& client, Reg
     }
   }
   if (options.cache_sync_timeout <= absl::ZeroDuration() ||
-      options.graceful_shutdown_timeout < absl::ZeroDuration()) {
+      options.graceful_shutdown_timeout < absl::ZeroDuration() ||
+      options.sync_period < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
-        "cache_sync_timeout must be positive and graceful_shutdown_timeout not negative");
+        "cache_sync_timeout must be positive, graceful_shutdown_timeout and sync_period not "
+        "negative");
   }
   auto manager = std::unique_ptr<Manager>(new Manager(client, registry, std::move(options), clock));
   if (!manager->options_.events.reporting_controller.empty()) {
@@ -114,6 +116,7 @@ Informer& Manager::GetInformer(InformerOptions options) {
   if (options.namespaces.empty() && options.type.namespaced) {
     options.namespaces = options_.namespaces;
   }
+  if (options.resync_period == absl::ZeroDuration()) options.resync_period = options_.sync_period;
   const std::string key = InformerKey(options);
   for (size_t i = 0; i < informer_keys_.size(); ++i) {
     if (informer_keys_[i] == key) return *informers_[i];

@@ -69,6 +69,10 @@ struct ManagerOptions {
   absl::Duration cache_sync_timeout = absl::Minutes(2);
   // How long in-flight reconciles get to finish after RequestStop().
   absl::Duration graceful_shutdown_timeout = absl::Seconds(30);
+  // controller-runtime's SyncPeriod: how often an informer whose InformerOptions leave
+  // resync_period zero replays its cache to its handlers, so every object is reconciled again
+  // without a change (a resync reads nothing from the API server). Zero: never. Not negative.
+  absl::Duration sync_period = absl::Hours(10);
 
   // Events; reporting_controller empty: no recorder (events() is null).
   EventRecorderOptions events;
@@ -97,7 +101,8 @@ class Manager {
   // The shared informer for `options`: one per resource type, version, scope (namespaces,
   // selectors) and metadata_only; callers asking for the same one share it, including its
   // transform and resync period (the first caller's). Empty `namespaces` of a namespaced type
-  // take the manager's. Setup only; the informer lives as long as the manager.
+  // take the manager's, and a zero resync_period takes the manager's sync_period. Setup only; the
+  // informer lives as long as the manager.
   Informer& GetInformer(InformerOptions options);
 
   // A controller named `name` (unique; it labels logs and metrics) with `workers` workers, whose
