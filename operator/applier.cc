@@ -197,6 +197,27 @@ bool ApplySummary::Changed() const {
 
 bool ApplySummary::Waiting() const { return Count(ApplyAction::kWaitingForDeletion) > 0; }
 
+std::vector<ApplySummary::ActionNote> ApplySummary::NotesByAction() const {
+  std::vector<ActionNote> notes;
+  for (const ApplyOutcome& o : outcomes) {
+    if (o.action == ApplyAction::kUnchanged || o.action == ApplyAction::kWaitingForDeletion) {
+      continue;
+    }
+    const std::string action(ApplyActionName(o.action));
+    auto it = std::find_if(notes.begin(), notes.end(),
+                           [&](const ActionNote& n) { return n.action == action; });
+    if (it == notes.end()) {
+      notes.push_back({action, action});
+      it = notes.end() - 1;
+    } else {
+      it->note += ",";
+    }
+    absl::StrAppend(&it->note, " ", o.kind, " ", o.name,
+                    o.detail.empty() ? "" : absl::StrCat(" (", o.detail, ")"));
+  }
+  return notes;
+}
+
 // ------------------------------------------------------------------------------ pure helpers
 
 std::string AppliedHash(const json& object) {

@@ -131,6 +131,16 @@ struct ApplySummary {
   bool Changed() const;
   // Whether a child waits for an old object's deletion: the caller should requeue soon.
   bool Waiting() const;
+
+  // What was written, one entry per action in the order first done, for one Event per action
+  // rather than one per child (an Event is a write too): {"Created", "Created ServiceAccount a,
+  // ConfigMap b"}, {"Updated", "Updated StatefulSet c (spec.replicas)"}. Unchanged and waiting
+  // children are left out; nothing written gives an empty list.
+  struct ActionNote {
+    std::string action;
+    std::string note;
+  };
+  std::vector<ActionNote> NotesByAction() const;
 };
 
 // The desired children of one owner.

@@ -688,5 +688,26 @@ TEST(ApplySummaryTest, Counts) {
   EXPECT_EQ(ApplyActionName(ApplyAction::kRecreated), "Recreated");
 }
 
+TEST(ApplySummaryTest, NotesByActionGroupOneLinePerAction) {
+  ApplySummary s;
+  EXPECT_TRUE(s.NotesByAction().empty());
+  s.outcomes = {
+      {"ServiceAccount", "n", "a", ApplyAction::kCreated, ""},
+      {"ConfigMap", "n", "a-1", ApplyAction::kUnchanged, ""},
+      {"StatefulSet", "n", "a", ApplyAction::kUpdated, "spec.replicas"},
+      {"Service", "n", "a", ApplyAction::kCreated, ""},
+      {"Pod", "n", "p", ApplyAction::kWaitingForDeletion, ""},
+      {"ConfigMap", "n", "a-0", ApplyAction::kPruned, ""},
+  };
+  std::vector<ApplySummary::ActionNote> notes = s.NotesByAction();
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_EQ(notes[0].action, "Created");
+  EXPECT_EQ(notes[0].note, "Created ServiceAccount a, Service a");
+  EXPECT_EQ(notes[1].action, "Updated");
+  EXPECT_EQ(notes[1].note, "Updated StatefulSet a (spec.replicas)");
+  EXPECT_EQ(notes[2].action, "Pruned");
+  EXPECT_EQ(notes[2].note, "Pruned ConfigMap a-0");
+}
+
 }  // namespace
 }  // namespace cohort::op

@@ -1,6 +1,7 @@
 #include "operator/informer.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "operator/api_error.h"
@@ -204,8 +205,9 @@ absl::StatusOr<std::string> Informer::ListAndReplace(Scope& scope) {
       if (seen.contains(key)) continue;
       auto it = items_.find(key);
       if (it == items_.end()) continue;
-      gone.push_back(it->second);
-      IndexLocked(key, it->second, /*add=*/false);
+      ObjectPtr object = Decode(it->second);
+      IndexLocked(key, object, /*add=*/false);
+      gone.push_back(std::move(object));
       items_.erase(it);
     }
     scope.keys = std::move(seen);
@@ -331,19 +333,20 @@ void Informer::Upsert(json object) {
   }
   const std::string key = ObjectKey(object);
   auto fresh = std::make_shared<const json>(std::move(object));
+  Cached cached = Encode(fresh);
   ObjectPtr old;
   std::vector<InformerHandler> handlers;
   {
     absl::MutexLock lock(&mu_);
     auto it = items_.find(key);
     if (it != items_.end()) {
-      old = it->second;
       // The same resourceVersion is the same object (a relist after a reconnect): no event.
-      if (StringField(*old, "resourceVersion") == StringField(*fresh, "resourceVersion")) return;
+      if (it->second.resource_version == cached.resource_version) return;
+      old = Decode(it->second);
       IndexLocked(key, old, /*add=*/false);
-      it->second = fresh;
+      it->second = std::move(cached);
     } else {
-      items_.emplace(key, fresh);
+      items_.emplace(key, std::move(cached));
     }
     IndexLocked(key, fresh, /*add=*/true);
     handlers = handlers_;
@@ -365,7 +368,7 @@ void Informer::Remove(const json& object) {
     absl::MutexLock lock(&mu_);
     auto it = items_.find(key);
     if (it == items_.end()) return;
-    old = it->second;
+    old = Decode(it->second);
     IndexLocked(key, old, /*add=*/false);
     items_.erase(it);
     handlers = handlers_;
@@ -389,31 +392,72 @@ void Informer::IndexLocked(const std::string& key, const ObjectPtr& object, bool
   }
 }
 
+Informer::Cached Informer::Encode(const ObjectPtr& object) const {
+  Cached cached;
+  cached.resource_version = StringField(*object, "resourceVersion");
+  if (options_.compact_cache) {
+    std::string cbor;
+    json::to_cbor(*object, cbor);
+    cached.cbor = std::make_shared<const std::string>(std::move(cbor));
+  } else {
+    cached.object = object;
+  }
+  return cached;
+}
+
+ObjectPtr Informer::Decode(const Cached& cached) {
+  if (cached.object != nullptr) return cached.object;
+  // Our own encoding of a valid tree: failing to read it back is a bug, not bad input.
+  json tree = json::from_cbor(*cached.cbor, /*strict=*/true, /*allow_exceptions=*/false);
+  if (tree.is_discarded()) {
+    spdlog::critical("informer: a cached object's CBOR does not decode (a bug)");
+    std::abort();
+  }
+  return std::make_shared<const json>(std::move(tree));
+}
+
 ObjectPtr Informer::Get(std::string_view ns, std::string_view name) const {
-  absl::MutexLock lock(&mu_);
-  auto it = items_.find(ObjectKey(options_.type.namespaced ? ns : "", name));
-  return it == items_.end() ? nullptr : it->second;
+  Cached cached;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = items_.find(ObjectKey(options_.type.namespaced ? ns : "", name));
+    if (it == items_.end()) return nullptr;
+    cached = {it->second.object, it->second.cbor, ""};
+  }
+  return Decode(cached);  // outside the lock: decoding takes time
 }
 
 std::vector<ObjectPtr> Informer::List(std::string_view ns) const {
   if (!ns.empty()) return ByIndex(kNamespaceIndex, std::string(ns));
-  absl::MutexLock lock(&mu_);
+  std::vector<Cached> found;
+  {
+    absl::MutexLock lock(&mu_);
+    found.reserve(items_.size());
+    for (const auto& [key, cached] : items_) found.push_back({cached.object, cached.cbor, ""});
+  }
   std::vector<ObjectPtr> out;
-  out.reserve(items_.size());
-  for (const auto& [key, object] : items_) out.push_back(object);
+  out.reserve(found.size());
+  for (const Cached& c : found) out.push_back(Decode(c));
   return out;
 }
 
 std::vector<ObjectPtr> Informer::ByIndex(const std::string& index, const std::string& value) const {
-  absl::MutexLock lock(&mu_);
-  std::vector<ObjectPtr> out;
-  auto idx = indexes_.find(index);
-  if (idx == indexes_.end()) return out;
-  auto keys = idx->second.find(value);
-  if (keys == idx->second.end()) return out;
-  for (const std::string& key : keys->second) {
-    if (auto it = items_.find(key); it != items_.end()) out.push_back(it->second);
+  std::vector<Cached> found;
+  {
+    absl::MutexLock lock(&mu_);
+    auto idx = indexes_.find(index);
+    if (idx == indexes_.end()) return {};
+    auto keys = idx->second.find(value);
+    if (keys == idx->second.end()) return {};
+    for (const std::string& key : keys->second) {
+      if (auto it = items_.find(key); it != items_.end()) {
+        found.push_back({it->second.object, it->second.cbor, ""});
+      }
+    }
   }
+  std::vector<ObjectPtr> out;
+  out.reserve(found.size());
+  for (const Cached& c : found) out.push_back(Decode(c));
   return out;
 }
 

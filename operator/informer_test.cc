@@ -196,7 +196,8 @@ std::vector<std::string> Keys(const std::vector<ObjectPtr>& objects) {
   return Sorted(keys);
 }
 
-class InformerTest : public ::testing::Test {
+// Every test runs twice: with the parsed trees cached, and with InformerOptions::compact_cache.
+class InformerTest : public ::testing::TestWithParam<bool> {
  protected:
   InformerTest() {
     KubeClientOptions options;
@@ -206,10 +207,11 @@ class InformerTest : public ::testing::Test {
     client_ = std::make_unique<KubeClient>(fake_.Connect(), options, clock_);
   }
 
-  static InformerOptions Options(std::vector<std::string> namespaces = {"ns"}) {
+  InformerOptions Options(std::vector<std::string> namespaces = {"ns"}) {
     InformerOptions options;
     options.type = resources::kConfigMaps;
     options.namespaces = std::move(namespaces);
+    options.compact_cache = GetParam();
     return options;
   }
 
@@ -262,7 +264,7 @@ class InformerTest : public ::testing::Test {
   std::unique_ptr<Informer> informer_;  // first to go: Stop() joins its threads
 };
 
-TEST_F(InformerTest, TheFirstListIsPaginatedAndDeliveredAsAdds) {
+TEST_P(InformerTest, TheFirstListIsPaginatedAndDeliveredAsAdds) {
   InformerOptions options = Options();
   options.list_page_size = 2;
   fake_.ReplyTo("GET", kPath, 200,
@@ -304,7 +306,7 @@ TEST_F(InformerTest, TheFirstListIsPaginatedAndDeliveredAsAdds) {
   informer.Stop();  // idempotent
 }
 
-TEST_F(InformerTest, WatchEventsAreTheSameWhereverTheBodyIsCut) {
+TEST_P(InformerTest, WatchEventsAreTheSameWhereverTheBodyIsCut) {
   const std::string greeting = "h\xC3\xA9llo w\xC3\xB6rld \xE2\x98\x95 \xE6\x97\xA5\xE6\x9C\xAC";
   const std::string emoji = "\xF0\x9F\x99\x82";  // 4 bytes
   json d = ConfigMap("d", "11", {{"greeting", greeting}});
@@ -358,7 +360,7 @@ TEST_F(InformerTest, WatchEventsAreTheSameWhereverTheBodyIsCut) {
   }
 }
 
-TEST_F(InformerTest, ABookmarkMovesTheResourceVersionAndDeliversNothing) {
+TEST_P(InformerTest, ABookmarkMovesTheResourceVersionAndDeliversNothing) {
   fake_.ReplyTo("GET", kPath, 200, ListBody({ConfigMap("a", "5")}, "10"));
   std::shared_ptr<FakeStream> first = fake_.AddStream(kPath);
   std::shared_ptr<FakeStream> second = fake_.AddStream(kPath);
@@ -391,7 +393,7 @@ TEST_F(InformerTest, ABookmarkMovesTheResourceVersionAndDeliversNothing) {
   EXPECT_EQ(stats.events, 2);
 }
 
-TEST_F(InformerTest, AFinalEventWithoutANewlineIsDelivered) {
+TEST_P(InformerTest, AFinalEventWithoutANewlineIsDelivered) {
   fake_.ReplyTo("GET", kPath, 200, ListBody({}, "10"));
   std::shared_ptr<FakeStream> first = fake_.AddStream(kPath);
   std::shared_ptr<FakeStream> second = fake_.AddStream(kPath);
@@ -406,7 +408,7 @@ TEST_F(InformerTest, AFinalEventWithoutANewlineIsDelivered) {
   EXPECT_EQ(Requests(kPath, true)[1].QueryParam("resourceVersion"), "12");
 }
 
-TEST_F(InformerTest, AGoneErrorInTheStreamRelistsAndDeliversTheDifferences) {
+TEST_P(InformerTest, AGoneErrorInTheStreamRelistsAndDeliversTheDifferences) {
   fake_.ReplyTo("GET", kPath, 200,
                 ListBody({ConfigMap("a", "1"), ConfigMap("b", "1"), ConfigMap("c", "1")}, "10"));
   std::shared_ptr<FakeStream> first = fake_.AddStream(kPath);
@@ -443,7 +445,7 @@ TEST_F(InformerTest, AGoneErrorInTheStreamRelistsAndDeliversTheDifferences) {
   EXPECT_EQ(events_.events(), (std::vector<std::string>{"delete:ns/d@6"}));
 }
 
-TEST_F(InformerTest, AGoneAnswerToTheWatchRelistsAndDeliversTheDifferences) {
+TEST_P(InformerTest, AGoneAnswerToTheWatchRelistsAndDeliversTheDifferences) {
   fake_.ReplyTo("GET", kPath, 200, ListBody({ConfigMap("a", "1"), ConfigMap("b", "1")}, "10"));
   fake_.ReplyStream(kPath, 410, GoneStatus().dump());
   fake_.ReplyTo("GET", kPath, 200, ListBody({ConfigMap("a", "2"), ConfigMap("c", "3")}, "40"));
@@ -463,7 +465,7 @@ TEST_F(InformerTest, AGoneAnswerToTheWatchRelistsAndDeliversTheDifferences) {
   EXPECT_EQ(Keys(informer.List()), (std::vector<std::string>{"ns/a", "ns/c"}));
 }
 
-TEST_F(InformerTest, AStalledWatchIsDeclaredDeadAndReplaced) {
+TEST_P(InformerTest, AStalledWatchIsDeclaredDeadAndReplaced) {
   InformerOptions options = Options();
   options.stall_timeout = absl::Seconds(150);
   fake_.ReplyTo("GET", kPath, 200, ListBody({ConfigMap("a", "1")}, "10"));
@@ -502,7 +504,7 @@ TEST_F(InformerTest, AStalledWatchIsDeclaredDeadAndReplaced) {
             (std::vector<std::string>{"add:ns/a@1", "add:ns/b@11", "add:ns/c@12"}));
 }
 
-TEST_F(InformerTest, ReconnectsBackOffExponentiallyWithJitterAndResetAfterHealth) {
+TEST_P(InformerTest, ReconnectsBackOffExponentiallyWithJitterAndResetAfterHealth) {
   const InformerOptions options = Options();  // 800 ms → 30 s, reset after 2 min
   fake_.ReplyTo("GET", kPath, 200, ListBody({ConfigMap("a", "1")}, "10"));
   constexpr int kFailures = 8;
@@ -559,7 +561,7 @@ TEST_F(InformerTest, ReconnectsBackOffExponentiallyWithJitterAndResetAfterHealth
   informer.Stop();  // returns while the informer sleeps, without the clock moving
 }
 
-TEST_F(InformerTest, EachNamespaceHasItsOwnListAndWatch) {
+TEST_P(InformerTest, EachNamespaceHasItsOwnListAndWatch) {
   const std::string path_a = "/api/v1/namespaces/a/configmaps";
   const std::string path_b = "/api/v1/namespaces/b/configmaps";
   fake_.ReplyTo("GET", path_a, 200, ListBody({ConfigMapIn("a", "x", "1")}, "10"));
@@ -608,7 +610,7 @@ TEST_F(InformerTest, EachNamespaceHasItsOwnListAndWatch) {
   EXPECT_EQ(informer.stats().lists, 2);
 }
 
-TEST_F(InformerTest, MetadataOnlyAsksForPartialObjectMetadata) {
+TEST_P(InformerTest, MetadataOnlyAsksForPartialObjectMetadata) {
   InformerOptions options = Options();
   options.metadata_only = true;
   options.field_selector = "metadata.name!=skip";
@@ -636,7 +638,7 @@ TEST_F(InformerTest, MetadataOnlyAsksForPartialObjectMetadata) {
   EXPECT_EQ((*cached)["kind"], "PartialObjectMetadata") << "kept, not overwritten by the list";
 }
 
-TEST_F(InformerTest, ManagedFieldsAreDroppedBeforeCaching) {
+TEST_P(InformerTest, ManagedFieldsAreDroppedBeforeCaching) {
   const json managed = json::array({{{"manager", "kubectl"}, {"operation", "Apply"}}});
   json a = ConfigMap("a", "1");
   a["metadata"]["managedFields"] = managed;
@@ -658,7 +660,7 @@ TEST_F(InformerTest, ManagedFieldsAreDroppedBeforeCaching) {
   for (const ObjectPtr& o : delivered) EXPECT_FALSE((*o)["metadata"].contains("managedFields"));
 }
 
-TEST_F(InformerTest, ACustomTransformReplacesTheDefault) {
+TEST_P(InformerTest, ACustomTransformReplacesTheDefault) {
   json a = ConfigMap("a", "1", {{"secret", "value"}});
   a["metadata"]["managedFields"] = json::array({{{"manager", "kubectl"}}});
   fake_.ReplyTo("GET", kPath, 200, ListBody({a}, "10"));
@@ -679,7 +681,7 @@ TEST_F(InformerTest, ACustomTransformReplacesTheDefault) {
   EXPECT_EQ(events_.events(), (std::vector<std::string>{"add:ns/a@1", "update:ns/a@1->2"}));
 }
 
-TEST_F(InformerTest, IndexesFollowTheCache) {
+TEST_P(InformerTest, IndexesFollowTheCache) {
   auto owned = [](const std::string& ns, const std::string& name, const std::string& rv,
                   const std::string& app, std::vector<std::string> owners) {
     json o = ConfigMapIn(ns, name, rv);
@@ -736,7 +738,7 @@ TEST_F(InformerTest, IndexesFollowTheCache) {
   EXPECT_EQ(informer.Size(), 2u);
 }
 
-TEST_F(InformerTest, ResyncReplaysTheCacheWithoutReading) {
+TEST_P(InformerTest, ResyncReplaysTheCacheWithoutReading) {
   InformerOptions options = Options();
   options.resync_period = absl::Seconds(30);
   fake_.ReplyTo("GET", kPath, 200, ListBody({ConfigMap("a", "1"), ConfigMap("b", "1")}, "10"));
@@ -764,6 +766,11 @@ TEST_F(InformerTest, ResyncReplaysTheCacheWithoutReading) {
   EXPECT_EQ(fake_.requests().size(), requests) << "a resync reads nothing from the server";
   EXPECT_EQ(informer.stats().lists, 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(TreeOrCompact, InformerTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Compact" : "Tree";
+                         });
 
 }  // namespace
 }  // namespace cohort::op

@@ -100,9 +100,9 @@ class Manager {
 
   // The shared informer for `options`: one per resource type, version, scope (namespaces,
   // selectors) and metadata_only; callers asking for the same one share it, including its
-  // transform and resync period (the first caller's). Empty `namespaces` of a namespaced type
-  // take the manager's, and a zero resync_period takes the manager's sync_period. Setup only; the
-  // informer lives as long as the manager.
+  // transform, resync period and compact_cache (the first caller's). Empty `namespaces` of a
+  // namespaced type take the manager's, and a zero resync_period takes the manager's sync_period.
+  // Setup only; the informer lives as long as the manager.
   Informer& GetInformer(InformerOptions options);
 
   // A controller named `name` (unique; it labels logs and metrics) with `workers` workers, whose

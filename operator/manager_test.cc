@@ -126,6 +126,11 @@ TEST_F(ManagerSyncPeriodTest, TheInformerReplaysItsCacheAtTheSyncPeriod) {
   ASSERT_TRUE(informer.WaitForSync(start + kWait));
   ASSERT_TRUE(watch->AwaitIdleReader(kWait));
   const size_t requests = fake_.requests().size();
+  // The resync thread and the watch's stall timer both sleep on the clock before it moves (else
+  // the resync thread could start its 60 s after the jump).
+  const absl::Time parked_by = absl::Now() + kWait;
+  while (clock_.waiters() < 2 && absl::Now() < parked_by) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_GE(clock_.waiters(), 2);
 
   clock_.SetTime(start + absl::Seconds(60));
   {
