@@ -1,0 +1,161 @@
+// Sharded token buckets with an LRU list per shard for the memory bound (actor_rate_limiter.h).
+#include "ingest/admission/actor_rate_limiter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <list>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace cohort::ingest {
+namespace {
+
+// kind, project and id joined by a byte no project contains (projects are [a-z0-9_-]).
+std::string BucketKey(ActorKind kind, std::string_view project, std::string_view id) {
+  return absl::StrCat(kind == ActorKind::kDevice ? "d" : "u", std::string(project),
+                      absl::string_view("\0", 1), std::string(id));
+}
+
+}  // namespace
+
+struct ActorRateLimiter::Shard {
+  struct Bucket {
+    double tokens = 0;
+    absl::Time updated;
+    std::list<const std::string*>::iterator lru;  // this bucket's entry in `lru`
+  };
+  absl::Mutex mu;
+  // Node-based, so `lru` can point at the keys.
+  absl::node_hash_map<std::string, Bucket> buckets ABSL_GUARDED_BY(mu);
+  std::list<const std::string*> lru ABSL_GUARDED_BY(mu);  // most recently used first
+};
+
+absl::StatusOr<std::unique_ptr<ActorRateLimiter>> ActorRateLimiter::Create(
+    ActorRateLimiterOptions options, Clock& clock) {
+  if (!(options.events_per_second > 0) || !std::isfinite(options.events_per_second)) {
+    return absl::InvalidArgumentError("events_per_second must be a positive number");
+  }
+  if (options.window <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("window must be positive");
+  }
+  if (options.shards < 1 || options.max_actors < static_cast<size_t>(options.shards)) {
+    return absl::InvalidArgumentError("shards must be >= 1 and max_actors >= shards");
+  }
+  return std::unique_ptr<ActorRateLimiter>(new ActorRateLimiter(options, clock));
+}
+
+ActorRateLimiter::ActorRateLimiter(ActorRateLimiterOptions options, Clock& clock)
+    : options_(options),
+      capacity_(options.events_per_second * absl::ToDoubleSeconds(options.window)),
+      clock_(clock) {
+  for (int i = 0; i < options_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+ActorRateLimiter::~ActorRateLimiter() = default;
+
+std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDemand>& demands)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {  // locks a run-time set of shards, in index order
+  struct Need {
+    std::string key;
+    ActorKind kind;
+    std::string_view id;
+    int64_t events;
+    size_t shard;
+  };
+  std::vector<Need> needs;
+  absl::flat_hash_map<std::string, size_t> index;  // key → position in needs
+  for (const ActorDemand& d : demands) {
+    if (d.events <= 0) continue;
+    std::string key = BucketKey(d.kind, d.project, d.id);
+    auto [it, inserted] = index.try_emplace(key, needs.size());
+    if (!inserted) {
+      needs[it->second].events += d.events;
+      continue;
+    }
+    const size_t shard = absl::HashOf(key) % shards_.size();
+    needs.push_back({std::move(key), d.kind, d.id, d.events, shard});
+  }
+  std::vector<size_t> locked;
+  for (const Need& n : needs) locked.push_back(n.shard);
+  std::sort(locked.begin(), locked.end());
+  locked.erase(std::unique(locked.begin(), locked.end()), locked.end());
+  for (size_t s : locked) shards_[s]->mu.Lock();
+
+  const absl::Time now = clock_.Now();
+  const double rate = options_.events_per_second;
+  auto refilled = [&](const Shard::Bucket& b) {
+    return std::min(capacity_, b.tokens + rate * absl::ToDoubleSeconds(now - b.updated));
+  };
+  std::vector<ThrottledActor> throttled;
+  for (const Need& n : needs) {
+    Shard& shard = *shards_[n.shard];
+    auto it = shard.buckets.find(n.key);
+    const double tokens = it == shard.buckets.end() ? capacity_ : refilled(it->second);
+    if (tokens + 1e-9 < static_cast<double>(n.events)) {
+      const double used = capacity_ - tokens + static_cast<double>(n.events);
+      throttled.push_back(
+          {n.kind, std::string(n.id),
+           static_cast<int64_t>(std::ceil(used / absl::ToDoubleSeconds(options_.window) - 1e-9))});
+    }
+  }
+  if (throttled.empty()) {
+    // Actors with a bucket first: they move to the front of their LRU list, so making room for
+    // the new ones below never evicts a bucket this request has just charged.
+    std::stable_partition(needs.begin(), needs.end(),
+                          [&](const Need& n) { return shards_[n.shard]->buckets.contains(n.key); });
+    const size_t per_shard = std::max<size_t>(1, options_.max_actors / shards_.size());
+    for (Need& n : needs) {
+      Shard& shard = *shards_[n.shard];
+      auto it = shard.buckets.find(n.key);
+      if (it != shard.buckets.end()) {
+        it->second.tokens = refilled(it->second) - static_cast<double>(n.events);
+        it->second.updated = now;
+        shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+        continue;
+      }
+      // A new actor: drop up to two buckets that have refilled completely (they mean nothing),
+      // then the least recently used one if the shard is still full.
+      for (int i = 0; i < 2 && !shard.lru.empty(); ++i) {
+        auto tail = shard.buckets.find(*shard.lru.back());
+        if (refilled(tail->second) < capacity_) break;
+        shard.lru.pop_back();
+        shard.buckets.erase(tail);
+        evicted_idle_.fetch_add(1, std::memory_order_relaxed);
+        actors_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      if (shard.buckets.size() >= per_shard) {
+        const std::string* victim = shard.lru.back();
+        shard.lru.pop_back();
+        shard.buckets.erase(*victim);
+        evicted_active_.fetch_add(1, std::memory_order_relaxed);
+        actors_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      auto bucket = shard.buckets.try_emplace(std::move(n.key)).first;
+      shard.lru.push_front(&bucket->first);
+      bucket->second = {capacity_ - static_cast<double>(n.events), now, shard.lru.begin()};
+      actors_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  for (auto s = locked.rbegin(); s != locked.rend(); ++s) shards_[*s]->mu.Unlock();
+  (throttled.empty() ? admitted_ : throttled_).fetch_add(1, std::memory_order_relaxed);
+  return throttled;
+}
+
+ActorRateLimiterStats ActorRateLimiter::stats() const {
+  ActorRateLimiterStats s;
+  s.admitted_requests = admitted_.load(std::memory_order_relaxed);
+  s.throttled_requests = throttled_.load(std::memory_order_relaxed);
+  s.actors = static_cast<uint64_t>(std::max<int64_t>(0, actors_.load(std::memory_order_relaxed)));
+  s.evicted_idle = evicted_idle_.load(std::memory_order_relaxed);
+  s.evicted_active = evicted_active_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace cohort::ingest
