@@ -832,9 +832,10 @@ void Measure(const Flags& flags, absl::Duration sync_period, const Cluster& clus
       m.load_during = LoadAverage();
       Progress(
           absl::StrFormat("%d Ready, peak queue depth %ld, operator writes %ld (+%ld Events), "
-                          "RSS %.1f MB, load %s",
+                          "RSS %.1f MB (malloc in use %.1f MB), load %s",
                           watch.ready(), m.peak_depth, m.converge.writes, m.converge.events,
-                          StatusMb(op_pid, "VmRSS"), m.load_during));
+                          StatusMb(op_pid, "VmRSS"),
+                          op->Metric("cohort_malloc_in_use_bytes", {}) / 1e6, m.load_during));
     }
     absl::SleepFor(absl::Milliseconds(250));
   }
@@ -1035,6 +1036,15 @@ void PrintReport(const Flags& flags, const Measurements& m) {
       m.rss_steady, m.rss_after_rest, m.rss_before, m.cached_objects, m.cached_json_mb, kGoalRssMb,
       Goal(m.rss_steady <= kGoalRssMb, absl::StrFormat("%.1f MB", m.rss_steady - kGoalRssMb))
           .c_str());
+  std::printf(
+      "| malloc heap (cohort_malloc_in_use_bytes / _system_bytes) | in use %.1f MB of %.1f MB "
+      "held converged; %.1f of %.1f MB after the rest (%.1f of %.1f MB before the burst) | |\n",
+      Sum(m.op_after, "cohort_malloc_in_use_bytes", {}) / 1e6,
+      Sum(m.op_after, "cohort_malloc_system_bytes", {}) / 1e6,
+      Sum(m.op_rest, "cohort_malloc_in_use_bytes", {}) / 1e6,
+      Sum(m.op_rest, "cohort_malloc_system_bytes", {}) / 1e6,
+      Sum(m.op_before, "cohort_malloc_in_use_bytes", {}) / 1e6,
+      Sum(m.op_before, "cohort_malloc_system_bytes", {}) / 1e6);
   std::printf(
       "| at rest: %d s, resync at %s into it | %ld writes, %ld Events, %ld Lease "
       "renewals; %.0f reconciles | 0 writes: %s |\n",

@@ -13,10 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/heap_trimmer.h"
 #include "common/logging.h"
 #include "operator/cpprest_transport.h"
 #include "operator/flag_set.h"
 #include "operator/metrics.h"
+#include "operator/process_metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace cohort::op {
@@ -129,6 +131,9 @@ int RunOperator(int argc, char** argv, const OperatorProgram& program) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Also before any thread: two malloc arenas rather than up to 16, and (below) a periodic trim,
+  // so a burst's freed memory goes back to the kernel (common/heap_trimmer.h).
+  LimitMallocArenas(2);
   signal(SIGPIPE, SIG_IGN);  // a peer closing a socket is an error return, not a death
 
   Flags flags;
@@ -184,6 +189,7 @@ int RunOperator(int argc, char** argv, const OperatorProgram& program) {
   }
   KubeClient client(*std::move(transport), client_options);
   Registry registry;
+  CollectHookHandle process_metrics = RegisterProcessMetrics(registry);
   client.SetRequestObserver(NewRestClientRequestObserver(registry, HostOf(rest_config->server)));
 
   ManagerOptions options;
@@ -218,6 +224,7 @@ int RunOperator(int argc, char** argv, const OperatorProgram& program) {
                               : rest_config->default_namespace};
   if (absl::Status s = program.setup(context); !s.ok()) return fail("setting up controllers", s);
 
+  HeapTrimmer trimmer(absl::Seconds(30), RealClock::Get());
   g_manager.store(manager->get());
   std::thread(SignalLoop, set).detach();
   const absl::Status result = (*manager)->Run();
