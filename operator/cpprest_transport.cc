@@ -62,12 +62,16 @@ absl::Status ValidatePem(const RestConfig& config) {
 // Boost 1.74's use_certificate_chain fails spuriously with OpenSSL 3.
 void ConfigureSsl(const RestConfig& config, SSL_CTX* ctx) {
   if (!config.ca_pem.empty()) {
+    // Only the configured CA, as client-go does: cpprestsdk has already loaded the system bundle
+    // into this context, which would also trust every public CA and costs about 0.5 MB of heap
+    // per connection (12 of the operator's 19 MB at start). Replacing the store frees it.
+    X509_STORE* store = X509_STORE_new();
     Bio b(config.ca_pem);
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
     while (X509* x = PEM_read_bio_X509(b.bio, nullptr, nullptr, nullptr)) {
       X509_STORE_add_cert(store, x);
       X509_free(x);
     }
+    SSL_CTX_set_cert_store(ctx, store);  // takes ownership, frees the previous store
   } else {
     SSL_CTX_set_default_verify_paths(ctx);
   }
