@@ -1,0 +1,205 @@
+#include "ingest/event/event_codec.h"
+
+#include <bit>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace cohort::ingest {
+namespace {
+
+enum Flag : uint8_t {
+  kHasEventId = 1 << 0,
+  kHasPrice = 1 << 1,
+  kHasQuantity = 1 << 2,
+  kHasRevenue = 1 << 3,
+  kHasLocationLat = 1 << 4,
+  kHasLocationLng = 1 << 5,
+};
+constexpr uint8_t kKnownFlags = 0x3f;
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
+
+void PutVarint(uint64_t v, std::string* dst) {
+  char buf[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  dst->append(buf, n);
+}
+
+void PutDouble(double d, std::string* dst) {
+  uint64_t bits = std::bit_cast<uint64_t>(d);
+  char buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
+  dst->append(buf, 8);
+}
+
+void PutString(std::string_view s, std::string* dst) {
+  PutVarint(s.size(), dst);
+  dst->append(s);
+}
+
+// A bounds-checked reader over one record.
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+
+  bool Byte(uint8_t* out) {
+    if (pos_ >= data_.size()) return false;
+    *out = static_cast<uint8_t>(data_[pos_++]);
+    return true;
+  }
+
+  bool Varint(uint64_t* out) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b;
+      if (!Byte(&b)) return false;
+      // The 10th byte may only carry the top bit of a 64-bit value.
+      if (shift == 63 && b > 1) return false;
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        *out = result;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool Signed(int64_t* out) {
+    uint64_t v;
+    if (!Varint(&v)) return false;
+    *out = UnZigZag(v);
+    return true;
+  }
+
+  bool Double(double* out) {
+    if (data_.size() - pos_ < 8) return false;
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) {
+      bits |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+    }
+    pos_ += 8;
+    *out = std::bit_cast<double>(bits);
+    return true;
+  }
+
+  bool String(std::string* out) {
+    uint64_t n;
+    if (!Varint(&n)) return false;
+    if (n > data_.size() - pos_) return false;
+    out->assign(data_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+
+  bool AtEnd() const { return pos_ == data_.size(); }
+  size_t pos() const { return pos_; }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+absl::Status Malformed(std::string_view what, const Reader& r) {
+  return absl::DataLossError(
+      absl::StrCat("malformed event record: ", std::string(what), " at byte ", r.pos()));
+}
+
+}  // namespace
+
+void AppendEncodedEvent(const Event& e, std::string* dst) {
+  uint8_t flags = 0;
+  if (e.event_id) flags |= kHasEventId;
+  if (e.price) flags |= kHasPrice;
+  if (e.quantity) flags |= kHasQuantity;
+  if (e.revenue) flags |= kHasRevenue;
+  if (e.location_lat) flags |= kHasLocationLat;
+  if (e.location_lng) flags |= kHasLocationLng;
+  dst->push_back(static_cast<char>(kEventRecordVersion));
+  dst->push_back(static_cast<char>(e.source));
+  dst->push_back(static_cast<char>(flags));
+  PutVarint(ZigZag(e.time_ms), dst);
+  PutVarint(ZigZag(e.server_received_time_ms), dst);
+  PutVarint(ZigZag(e.session_id), dst);
+  if (e.event_id) PutVarint(ZigZag(*e.event_id), dst);
+  if (e.quantity) PutVarint(ZigZag(*e.quantity), dst);
+  if (e.price) PutDouble(*e.price, dst);
+  if (e.revenue) PutDouble(*e.revenue, dst);
+  if (e.location_lat) PutDouble(*e.location_lat, dst);
+  if (e.location_lng) PutDouble(*e.location_lng, dst);
+  for (const std::string* s :
+       {&e.project, &e.event_type, &e.user_id, &e.device_id, &e.insert_id, &e.ip}) {
+    PutString(*s, dst);
+  }
+  for (const std::string& s : e.attributes) PutString(s, dst);
+  for (const std::string& s : e.json) PutString(s, dst);
+}
+
+std::string EncodeEvent(const Event& event) {
+  std::string out;
+  AppendEncodedEvent(event, &out);
+  return out;
+}
+
+absl::StatusOr<Event> DecodeEvent(std::string_view record) {
+  Reader r(record);
+  uint8_t version, source, flags;
+  if (!r.Byte(&version)) return Malformed("empty record", r);
+  if (version == 0) return Malformed("version 0", r);
+  if (version > kEventRecordVersion) {
+    return absl::UnimplementedError(absl::StrCat("event record version ", version,
+                                                 " is newer than this build reads (",
+                                                 kEventRecordVersion, ")"));
+  }
+  if (!r.Byte(&source)) return Malformed("truncated header", r);
+  if (source >= kEventSourceCount) return Malformed("unknown source", r);
+  if (!r.Byte(&flags)) return Malformed("truncated header", r);
+  if ((flags & ~kKnownFlags) != 0) return Malformed("unknown presence flags", r);
+
+  Event e;
+  e.source = static_cast<EventSource>(source);
+  if (!r.Signed(&e.time_ms) || !r.Signed(&e.server_received_time_ms) || !r.Signed(&e.session_id)) {
+    return Malformed("bad integer", r);
+  }
+  int64_t i;
+  if (flags & kHasEventId) {
+    if (!r.Signed(&i)) return Malformed("bad event_id", r);
+    e.event_id = i;
+  }
+  if (flags & kHasQuantity) {
+    if (!r.Signed(&i)) return Malformed("bad quantity", r);
+    e.quantity = i;
+  }
+  double d;
+  for (auto [flag, field] :
+       {std::pair{kHasPrice, &e.price}, std::pair{kHasRevenue, &e.revenue},
+        std::pair{kHasLocationLat, &e.location_lat}, std::pair{kHasLocationLng, &e.location_lng}}) {
+    if (flags & flag) {
+      if (!r.Double(&d)) return Malformed("truncated number", r);
+      *field = d;
+    }
+  }
+  for (std::string* s :
+       {&e.project, &e.event_type, &e.user_id, &e.device_id, &e.insert_id, &e.ip}) {
+    if (!r.String(s)) return Malformed("bad string", r);
+  }
+  for (std::string& s : e.attributes) {
+    if (!r.String(&s)) return Malformed("bad attribute", r);
+  }
+  for (std::string& s : e.json) {
+    if (!r.String(&s)) return Malformed("bad JSON field", r);
+  }
+  if (!r.AtEnd()) return Malformed("trailing bytes", r);
+  return e;
+}
+
+}  // namespace cohort::ingest

@@ -1,0 +1,38 @@
+// The binary record encoding of an Event: what the write-ahead log stores (one record per event;
+// the log frames and checksums records, this layer does not).
+//
+// Compact and versioned. Layout of version 1 (kEventRecordVersion), all integers little-endian:
+//   u8      version (1)
+//   u8      source (EventSource)
+//   u8      presence flags: bit 0 event_id, 1 price, 2 quantity, 3 revenue, 4 location_lat,
+//           5 location_lng; the other bits must be 0
+//   varint  zigzag time_ms, server_received_time_ms, session_id, then event_id and quantity
+//           when present
+//   f64     IEEE-754 bits of price, revenue, location_lat, location_lng, each when present
+//   string  (varint length, bytes) project, event_type, user_id, device_id, insert_id, ip, the
+//           kAttributeCount attributes, the kJsonFieldCount JSON fields, in enum order
+// Adding a field means a new version; DecodeEvent keeps reading every older version.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "ingest/event/event.h"
+
+namespace cohort::ingest {
+
+inline constexpr uint8_t kEventRecordVersion = 1;
+
+// Appends the record of `event` to `*dst` (which may already hold other records). Never fails.
+void AppendEncodedEvent(const Event& event, std::string* dst);
+// The record of `event` alone.
+std::string EncodeEvent(const Event& event);
+
+// Decodes exactly one record: `record` must hold the whole record and nothing else. Untrusted
+// bytes are safe: a truncated, over-long, unknown-version or otherwise malformed record gives
+// kDataLoss (kUnimplemented for a version newer than this build reads), never a crash or an
+// allocation larger than `record`.
+absl::StatusOr<Event> DecodeEvent(std::string_view record);
+
+}  // namespace cohort::ingest
