@@ -17,6 +17,14 @@ namespace {
 using ::cohort::testing::FindSample;
 using ::cohort::testing::ParsePrometheusText;
 
+// Sanitizers replace malloc with their own allocator: mallinfo2() then describes glibc's unused
+// one, and the cohort_malloc_* gauges cannot see the test's block.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kGlibcMalloc = false;
+#else
+constexpr bool kGlibcMalloc = true;
+#endif
+
 double Sample(const std::vector<testing::MetricSample>& samples, const char* name) {
   absl::StatusOr<double> v = FindSample(samples, name);
   EXPECT_TRUE(v.ok()) << name << ": " << v.status();
@@ -37,7 +45,7 @@ TEST(ProcessMetricsTest, DescribeThisProcess) {
   EXPECT_GE(Sample(*samples, "process_resident_memory_bytes"), double{kBlock});
   EXPECT_GE(Sample(*samples, "process_virtual_memory_bytes"),
             Sample(*samples, "process_resident_memory_bytes"));
-  EXPECT_GE(Sample(*samples, "cohort_malloc_in_use_bytes"), double{kBlock});
+  EXPECT_EQ(Sample(*samples, "cohort_malloc_in_use_bytes") >= double{kBlock}, kGlibcMalloc);
   EXPECT_GE(Sample(*samples, "cohort_malloc_system_bytes"),
             Sample(*samples, "cohort_malloc_in_use_bytes"));
   EXPECT_GE(Sample(*samples, "process_open_fds"), 3);  // stdin, stdout, stderr at least
