@@ -49,7 +49,8 @@ TEST(HeapTrimmerTest, TheDefaultTrimRunsAndDestructionIsPrompt) {
   EXPECT_LT(absl::Now() - before, absl::Seconds(5));
 }
 
-// Sanitizers replace malloc with their own allocator, whose mallopt() accepts nothing.
+// Sanitizers replace malloc with their own allocator; whether mallopt() then reaches glibc's
+// (unused) one differs between them (ASan refuses it, TSan passes it on).
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kGlibcMalloc = false;
 #else
@@ -60,7 +61,10 @@ TEST(HeapTrimmerTest, LimitMallocArenasDefersToTheEnvironment) {
   ::setenv("MALLOC_ARENA_MAX", "4", 1);
   EXPECT_FALSE(LimitMallocArenas(2));
   ::unsetenv("MALLOC_ARENA_MAX");
-  EXPECT_EQ(LimitMallocArenas(2), kGlibcMalloc);
+  const bool applied = LimitMallocArenas(2);
+  if (kGlibcMalloc) {
+    EXPECT_TRUE(applied);
+  }
 }
 
 }  // namespace
