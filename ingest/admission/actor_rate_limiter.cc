@@ -29,6 +29,7 @@ struct ActorRateLimiter::Shard {
   struct Bucket {
     double tokens = 0;
     absl::Time updated;
+    ActorKind kind = ActorKind::kDevice;
     std::list<const std::string*>::iterator lru;  // this bucket's entry in `lru`
   };
   absl::Mutex mu;
@@ -39,8 +40,10 @@ struct ActorRateLimiter::Shard {
 
 absl::StatusOr<std::unique_ptr<ActorRateLimiter>> ActorRateLimiter::Create(
     ActorRateLimiterOptions options, Clock& clock) {
-  if (!(options.events_per_second > 0) || !std::isfinite(options.events_per_second)) {
-    return absl::InvalidArgumentError("events_per_second must be a positive number");
+  for (double rate : {options.events_per_second, options.user_events_per_second.value_or(1)}) {
+    if (!(rate > 0) || !std::isfinite(rate)) {
+      return absl::InvalidArgumentError("events per second must be positive numbers");
+    }
   }
   if (options.window <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("window must be positive");
@@ -52,13 +55,21 @@ absl::StatusOr<std::unique_ptr<ActorRateLimiter>> ActorRateLimiter::Create(
 }
 
 ActorRateLimiter::ActorRateLimiter(ActorRateLimiterOptions options, Clock& clock)
-    : options_(options),
-      capacity_(options.events_per_second * absl::ToDoubleSeconds(options.window)),
-      clock_(clock) {
+    : options_(options), clock_(clock) {
   for (int i = 0; i < options_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
 ActorRateLimiter::~ActorRateLimiter() = default;
+
+double ActorRateLimiter::Rate(ActorKind kind) const {
+  return kind == ActorKind::kUser
+             ? options_.user_events_per_second.value_or(options_.events_per_second)
+             : options_.events_per_second;
+}
+
+double ActorRateLimiter::Capacity(ActorKind kind) const {
+  return Rate(kind) * absl::ToDoubleSeconds(options_.window);
+}
 
 std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDemand>& demands)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {  // locks a run-time set of shards, in index order
@@ -89,17 +100,18 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
   for (size_t s : locked) shards_[s]->mu.Lock();
 
   const absl::Time now = clock_.Now();
-  const double rate = options_.events_per_second;
   auto refilled = [&](const Shard::Bucket& b) {
-    return std::min(capacity_, b.tokens + rate * absl::ToDoubleSeconds(now - b.updated));
+    return std::min(Capacity(b.kind),
+                    b.tokens + Rate(b.kind) * absl::ToDoubleSeconds(now - b.updated));
   };
   std::vector<ThrottledActor> throttled;
   for (const Need& n : needs) {
     Shard& shard = *shards_[n.shard];
     auto it = shard.buckets.find(n.key);
-    const double tokens = it == shard.buckets.end() ? capacity_ : refilled(it->second);
+    const double capacity = Capacity(n.kind);
+    const double tokens = it == shard.buckets.end() ? capacity : refilled(it->second);
     if (tokens + 1e-9 < static_cast<double>(n.events)) {
-      const double used = capacity_ - tokens + static_cast<double>(n.events);
+      const double used = capacity - tokens + static_cast<double>(n.events);
       throttled.push_back(
           {n.kind, std::string(n.id),
            static_cast<int64_t>(std::ceil(used / absl::ToDoubleSeconds(options_.window) - 1e-9))});
@@ -124,7 +136,7 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
       // then the least recently used one if the shard is still full.
       for (int i = 0; i < 2 && !shard.lru.empty(); ++i) {
         auto tail = shard.buckets.find(*shard.lru.back());
-        if (refilled(tail->second) < capacity_) break;
+        if (refilled(tail->second) < Capacity(tail->second.kind)) break;
         shard.lru.pop_back();
         shard.buckets.erase(tail);
         evicted_idle_.fetch_add(1, std::memory_order_relaxed);
@@ -139,7 +151,8 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
       }
       auto bucket = shard.buckets.try_emplace(std::move(n.key)).first;
       shard.lru.push_front(&bucket->first);
-      bucket->second = {capacity_ - static_cast<double>(n.events), now, shard.lru.begin()};
+      bucket->second = {Capacity(n.kind) - static_cast<double>(n.events), now, n.kind,
+                        shard.lru.begin()};
       actors_.fetch_add(1, std::memory_order_relaxed);
     }
   }

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,10 +36,11 @@ namespace cohort::ingest {
 enum class ActorKind { kDevice, kUser };
 
 struct ActorRateLimiterOptions {
-  double events_per_second = 30;              // > 0
-  absl::Duration window = absl::Seconds(30);  // > 0; the bucket holds rate * window tokens
-  size_t max_actors = size_t{1} << 17;        // >= shards; ~150 bytes each
-  int shards = 64;                            // >= 1
+  double events_per_second = 30;                 // > 0; per device, and per user unless set below
+  std::optional<double> user_events_per_second;  // > 0 when set
+  absl::Duration window = absl::Seconds(30);     // > 0; the bucket holds rate * window tokens
+  size_t max_actors = size_t{1} << 17;           // >= shards; ~150 bytes each
+  int shards = 64;                               // >= 1
 };
 
 // The events of one request for one actor.
@@ -89,8 +91,10 @@ class ActorRateLimiter {
   struct Shard;
   ActorRateLimiter(ActorRateLimiterOptions options, Clock& clock);
 
+  double Rate(ActorKind kind) const;
+  double Capacity(ActorKind kind) const;
+
   const ActorRateLimiterOptions options_;
-  const double capacity_;
   Clock& clock_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> admitted_{0};

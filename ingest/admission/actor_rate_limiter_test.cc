@@ -99,6 +99,21 @@ TEST(ActorRateLimiterTest, MoreThanAFullBucketIsNeverAdmitted) {
   EXPECT_THAT(limiter->Admit({Device("d", 2)}), IsEmpty());
 }
 
+TEST(ActorRateLimiterTest, UsersMayHaveTheirOwnRate) {
+  SimulatedClock clock;
+  auto limiter = NewLimiter(
+      {.events_per_second = 2, .user_events_per_second = 5, .window = absl::Seconds(1)}, clock);
+  ASSERT_NE(limiter, nullptr);
+  EXPECT_THAT(limiter->Admit({Device("d", 2), User("u", 5)}), IsEmpty());
+  EXPECT_THAT(limiter->Admit({Device("d", 1), User("u", 1)}),
+              ElementsAre(ThrottledActor{ActorKind::kDevice, "d", 3},
+                          ThrottledActor{ActorKind::kUser, "u", 6}));
+  clock.Advance(absl::Milliseconds(200));  // 0.4 device tokens, 1 user token
+  EXPECT_THAT(limiter->Admit({User("u", 1)}), IsEmpty());
+  EXPECT_EQ(limiter->Admit({Device("d", 1)}).size(), 1u);
+  EXPECT_FALSE(ActorRateLimiter::Create({.user_events_per_second = 0}, clock).ok());
+}
+
 TEST(ActorRateLimiterTest, ZeroAndNegativeDemandsAreIgnored) {
   SimulatedClock clock;
   auto limiter = NewLimiter({.events_per_second = 1, .window = absl::Seconds(1)}, clock);

@@ -1,0 +1,63 @@
+// A bounded queue and a pool of threads calling Wal::Append (durable_writer.h).
+#include "ingest/server/durable_writer.h"
+
+#include <string_view>
+#include <utility>
+
+namespace cohort::ingest {
+
+DurableWriter::DurableWriter(wal::Wal& wal, DurableWriterOptions options)
+    : wal_(wal), options_(options) {
+  for (int i = 0; i < std::max(1, options_.threads); ++i) {
+    threads_.emplace_back([this] { Loop(); });
+  }
+}
+
+DurableWriter::~DurableWriter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+bool DurableWriter::Submit(std::vector<std::string> records, Done done) {
+  int64_t bytes = 0;
+  for (const std::string& r : records) bytes += static_cast<int64_t>(r.size());
+  absl::MutexLock lock(&mu_);
+  if (stopping_ || (queued_bytes_ > 0 && queued_bytes_ + bytes > options_.max_queued_bytes)) {
+    return false;
+  }
+  queued_bytes_ += bytes;
+  queue_.push_back({std::move(records), bytes, std::move(done)});
+  return true;
+}
+
+int64_t DurableWriter::queued_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return queued_bytes_;
+}
+
+void DurableWriter::Loop() {
+  while (true) {
+    Job job;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping, and everything queued is written
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    std::vector<std::string_view> views(job.records.begin(), job.records.end());
+    absl::StatusOr<wal::Lsn> result = wal_.Append(views);
+    {
+      absl::MutexLock lock(&mu_);
+      queued_bytes_ -= job.bytes;
+    }
+    job.done(std::move(result));
+  }
+}
+
+}  // namespace cohort::ingest

@@ -1,0 +1,64 @@
+// Runs write-ahead-log appends off the HTTP I/O threads. Wal::Append blocks until its records are
+// fdatasynced; a handler must not block an I/O thread, so it hands the encoded records here and
+// answers from the completion. A fixed pool of writer threads calls Append; since they append
+// concurrently, the WAL's group commit puts up to `threads` requests into one fdatasync.
+//
+// Memory is bounded: Submit refuses (the handler answers 503, nothing stored) once the queued
+// records exceed max_queued_bytes.
+//
+// Thread-safe. The Wal must outlive the writer. The destructor finishes every queued write
+// (calling each completion) before returning.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "ingest/wal/wal.h"
+
+namespace cohort::ingest {
+
+struct DurableWriterOptions {
+  int threads = 16;                              // >= 1
+  int64_t max_queued_bytes = int64_t{64} << 20;  // > 0
+};
+
+class DurableWriter {
+ public:
+  using Done = std::function<void(absl::StatusOr<wal::Lsn>)>;
+
+  DurableWriter(wal::Wal& wal, DurableWriterOptions options);
+  ~DurableWriter();
+  DurableWriter(const DurableWriter&) = delete;
+  DurableWriter& operator=(const DurableWriter&) = delete;
+
+  // Queues `records` for one Append (contiguous in the log); `done` runs on a writer thread with
+  // its result. False, without calling `done`, when the queue is full or the writer is stopping.
+  [[nodiscard]] bool Submit(std::vector<std::string> records, Done done) ABSL_LOCKS_EXCLUDED(mu_);
+
+  int64_t queued_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Job {
+    std::vector<std::string> records;
+    int64_t bytes = 0;
+    Done done;
+  };
+  void Loop();
+
+  wal::Wal& wal_;
+  const DurableWriterOptions options_;
+  mutable absl::Mutex mu_;
+  std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
+  int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace cohort::ingest
