@@ -17,8 +17,8 @@
 #include "common/logging.h"
 #include "operator/cpprest_transport.h"
 #include "operator/flag_set.h"
-#include "operator/metrics.h"
-#include "operator/process_metrics.h"
+#include "operator/runtime_metrics.h"
+#include "common/process_metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace cohort::op {

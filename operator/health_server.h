@@ -30,7 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "operator/metrics.h"
+#include "operator/runtime_metrics.h"
 
 namespace cohort::op {
 

@@ -28,7 +28,7 @@
 #include "boost/beast/http.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "operator/metrics.h"
+#include "operator/runtime_metrics.h"
 #include "tests/support/prometheus_text.h"
 #include "tests/support/wait.h"
 

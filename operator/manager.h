@@ -48,7 +48,7 @@
 #include "operator/informer.h"
 #include "operator/kube_client.h"
 #include "operator/leader_election.h"
-#include "operator/metrics.h"
+#include "operator/runtime_metrics.h"
 
 namespace cohort::op {
 

@@ -1,13 +1,11 @@
-// A small Prometheus client for the operator: counters, gauges and histograms, optionally in
-// families keyed by label values, kept in a Registry that renders them in the text exposition
-// format 0.0.4 for /metrics (health_server.h). Also the adapters that turn the runtime's metric
-// hooks (WorkQueueMetrics, ControllerMetrics, KubeClient's RequestObserver) into the series
-// operator users already chart: client-go's workqueue_* and rest_client_*, controller-runtime's
-// controller_runtime_*, and leader_election_master_status.
+// A small Prometheus client: counters, gauges and histograms, optionally in families keyed by
+// label values, kept in a Registry that renders them in the text exposition format 0.0.4 for a
+// /metrics endpoint. Shared by cohort-operator (operator/metrics.h adds its runtime adapters) and
+// cohort-ingest.
 //
 // Hot path: Counter::Inc, Gauge::Set/Add and Histogram::Observe are lock-free atomics. Looking a
 // child up by label values (Family::WithLabels) takes the family's lock; keep the reference when
-// the labels are known in advance, as the adapters do.
+// the labels are known in advance.
 //
 // Misuse is a bug and aborts with a message: an invalid metric or label name, registering a name
 // twice with a different type, help, label names or buckets, a wrong number of label values,
@@ -28,11 +26,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "operator/controller.h"
-#include "operator/work_queue.h"
 
-namespace cohort::op {
-
+namespace cohort {
 // A value that only goes up (resets only when the process restarts). Thread-safe, lock-free.
 class Counter {
  public:
@@ -91,15 +86,6 @@ class Histogram {
   const std::unique_ptr<std::atomic<uint64_t>[]> counts_;
   std::atomic<double> sum_{0};
 };
-
-// client-go's workqueue duration buckets: 1e-8 s to 10 s, ×10 (prometheus.ExponentialBuckets(10e-9,
-// 10, 10)), written exactly rather than multiplied, so the `le` values print as 1e-05, not
-// 9.999999999999999e-06.
-const std::vector<double>& WorkQueueDurationBuckets();
-// controller-runtime's controller_runtime_reconcile_time_seconds buckets: 5 ms to 60 s.
-const std::vector<double>& ReconcileTimeBuckets();
-// client-go's rest_client_request_duration_seconds buckets: 5 ms to 60 s.
-const std::vector<double>& RestClientDurationBuckets();
 
 namespace metrics_internal {
 
@@ -242,33 +228,4 @@ class Registry {
   uint64_t next_hook_id_ ABSL_GUARDED_BY(hooks_mu_) = 1;
 };
 
-// --- Adapters to the runtime's hooks. Each registers its families in `registry` (shared between
-// --- adapters of different names), which must outlive the adapter.
-
-// client-go's workqueue_* series for the queue named `name` (by convention the controller's
-// name): depth, adds_total, queue_duration_seconds, work_duration_seconds,
-// unfinished_work_seconds, longest_running_processor_seconds and retries_total, labelled
-// {name="<name>"}. The unfinished-work gauges move only when the queue's
-// UpdateUnfinishedWorkMetrics() runs: register it with Registry::AddCollectHook.
-WorkQueueMetricsPtr NewWorkQueueMetrics(Registry& registry, absl::string_view name);
-
-// controller-runtime's controller_runtime_* series for the controller named `controller`:
-// reconcile_total{controller,result} (every result at 0 from the start, as controller-runtime
-// does), reconcile_errors_total, reconcile_time_seconds, reconcile_panics_total, active_workers
-// and max_concurrent_reconciles, labelled {controller="<controller>"}.
-ControllerMetricsPtr NewControllerMetrics(Registry& registry, absl::string_view controller);
-
-// A KubeClient RequestObserver (kube_client.h; the same std::function type, spelled out here so
-// the metrics library does not depend on the client) for client-go's
-// rest_client_requests_total{code,method,host} and rest_client_request_duration_seconds{verb,host}.
-// `host` is the API server's host:port (the host part of RestConfig::server), as client-go labels
-// it. A transport failure (code 0) counts as code "<error>", as in client-go.
-std::function<void(const std::string& method, int code, absl::Duration latency)>
-NewRestClientRequestObserver(Registry& registry, absl::string_view host);
-
-// leader_election_master_status{name="<lease_name>"}: 1 while this process holds the lease, 0 when
-// it is a standby (client-go's leader election metric).
-void SetLeaderElectionMasterStatus(Registry& registry, absl::string_view lease_name,
-                                   bool is_leader);
-
-}  // namespace cohort::op
+}  // namespace cohort

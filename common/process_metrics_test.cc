@@ -1,5 +1,5 @@
 // RegisterProcessMetrics: every series is rendered with values that describe this process.
-#include "operator/process_metrics.h"
+#include "common/process_metrics.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/prometheus_text.h"
 
-namespace cohort::op {
+namespace cohort {
 namespace {
 
 using ::cohort::testing::FindSample;
@@ -72,4 +72,4 @@ TEST(ProcessMetricsTest, DescribeThisProcess) {
 }
 
 }  // namespace
-}  // namespace cohort::op
+}  // namespace cohort

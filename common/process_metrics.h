@@ -10,10 +10,10 @@
 // the collect hook registered; the registry must outlive it.
 #pragma once
 
-#include "operator/metrics.h"
+#include "common/metrics.h"
 
-namespace cohort::op {
+namespace cohort {
 
 [[nodiscard]] CollectHookHandle RegisterProcessMetrics(Registry& registry);
 
-}  // namespace cohort::op
+}  // namespace cohort

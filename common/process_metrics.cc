@@ -1,5 +1,5 @@
 // /proc/self and mallinfo2() read at render time (process_metrics.h).
-#include "operator/process_metrics.h"
+#include "common/process_metrics.h"
 
 #include <dirent.h>
 #include <malloc.h>
@@ -13,7 +13,7 @@
 
 #include "absl/strings/numbers.h"
 
-namespace cohort::op {
+namespace cohort {
 namespace {
 
 // Fields of /proc/self/stat after the command name: state is field 3, utime 14, stime 15,
@@ -97,4 +97,4 @@ CollectHookHandle RegisterProcessMetrics(Registry& registry) {
   });
 }
 
-}  // namespace cohort::op
+}  // namespace cohort
