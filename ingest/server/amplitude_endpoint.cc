@@ -7,26 +7,12 @@
 
 #include "absl/status/status.h"
 #include "ingest/amplitude/response.h"
-#include "ingest/event/event_codec.h"
+#include "ingest/server/event_intake.h"
 
 namespace cohort::ingest {
 namespace {
 
 http::Response ToHttp(const amplitude::Response& r) { return http::JsonResponse(r.status, r.body); }
-
-// What dedup keys an event by: its project, its device (or, without one, its user) and its
-// insert id.
-DedupKey KeyOf(const Event& e) {
-  return {e.project, e.device_id.empty() ? e.user_id : e.device_id, e.insert_id};
-}
-
-// A request between its hand-over to the writer and its answer.
-struct Pending {
-  std::vector<Event> events;
-  std::vector<DedupKey> written;  // keys of the events written (views into `events`)
-  amplitude::Response success;
-  std::optional<http::Responder> responder;
-};
 
 }  // namespace
 
@@ -94,73 +80,40 @@ void AmplitudeEndpoint::Handle(amplitude::Endpoint endpoint, http::Request reque
   }
   for (Event& e : parsed.events) e.project = grant->project;
 
-  // Rate limits: one token per event from its device's and its user's bucket, all or nothing.
-  std::vector<ActorDemand> demands;
-  demands.reserve(parsed.events.size() * 2);
-  for (const Event& e : parsed.events) {
-    if (!e.device_id.empty()) demands.push_back({ActorKind::kDevice, e.project, e.device_id, 1});
-    if (!e.user_id.empty()) demands.push_back({ActorKind::kUser, e.project, e.user_id, 1});
-  }
-  std::vector<ThrottledActor> throttled = options_.limiter->Admit(demands);
-  if (!throttled.empty()) {
-    amplitude::Throttling t;
-    t.eps_threshold =
-        static_cast<int64_t>(options_.limiter->options().events_per_second);  // devices
-    for (const ThrottledActor& a : throttled) {
-      (a.kind == ActorKind::kDevice ? t.throttled_devices : t.throttled_users)[a.id] =
-          a.events_per_second;
-    }
-    for (size_t i = 0; i < parsed.events.size(); ++i) {
-      const Event& e = parsed.events[i];
-      if ((!e.device_id.empty() && t.throttled_devices.contains(e.device_id)) ||
-          (!e.user_id.empty() && t.throttled_users.contains(e.user_id))) {
-        t.throttled_events.push_back(static_cast<int64_t>(i));
-      }
-    }
-    responder.Respond(ToHttp(amplitude::ThrottledResponse(t)));
-    return;
-  }
-
-  // Dedup, then the WAL for what is new.
-  auto pending = std::make_shared<Pending>();
-  pending->events = std::move(parsed.events);
-  pending->success =
-      amplitude::SuccessResponse(static_cast<int64_t>(pending->events.size()),
+  const amplitude::Response success =
+      amplitude::SuccessResponse(static_cast<int64_t>(parsed.events.size()),
                                  parsed.payload_size_bytes, parsed.server_upload_time_ms);
-  pending->responder = std::move(responder);
-  std::vector<DedupKey> keys_of;
-  keys_of.reserve(pending->events.size());
-  for (const Event& e : pending->events) keys_of.push_back(KeyOf(e));
-  const std::vector<bool> fresh = options_.dedup->FilterNew(keys_of);
-  std::vector<std::string> records;
-  for (size_t i = 0; i < pending->events.size(); ++i) {
-    if (!fresh[i]) continue;
-    records.push_back(EncodeEvent(pending->events[i]));
-    pending->written.push_back(keys_of[i]);
-  }
-  if (records.empty()) {  // every event was a duplicate: already stored
-    pending->responder->Respond(ToHttp(pending->success));
-    return;
-  }
-  DedupWindow* dedup = options_.dedup;
-  const bool queued =
-      options_.writer->Submit(std::move(records), [pending, dedup](absl::StatusOr<wal::Lsn> lsn) {
-        if (lsn.ok()) {
-          dedup->Remember(pending->written);
-          pending->responder->Respond(ToHttp(pending->success));
-        } else if (absl::IsResourceExhausted(lsn.status()) ||
-                   absl::IsFailedPrecondition(lsn.status())) {
-          pending->responder->Respond(ToHttp(amplitude::ErrorResponse(
-              503, "Not stored: the ingest cannot write now; retry later")));
-        } else {
-          pending->responder->Respond(ToHttp(amplitude::ErrorResponse(
-              500, "Write failed; the events may or may not be stored; retry")));
+  const double device_rate = options_.intake->limiter().options().events_per_second;
+  // Responder is move-only and std::function needs a copyable callable: share it.
+  auto shared_responder = std::make_shared<http::Responder>(std::move(responder));
+  options_.intake->Submit(
+      std::move(parsed.events), [shared_responder, success, device_rate](IntakeOutcome outcome) {
+        http::Responder& r = *shared_responder;
+        switch (outcome.kind) {
+          case IntakeOutcome::Kind::kStored:
+            r.Respond(ToHttp(success));
+            return;
+          case IntakeOutcome::Kind::kThrottled: {
+            amplitude::Throttling t;
+            t.eps_threshold = static_cast<int64_t>(device_rate);
+            for (const ThrottledActor& a : outcome.throttled) {
+              (a.kind == ActorKind::kDevice ? t.throttled_devices : t.throttled_users)[a.id] =
+                  a.events_per_second;
+            }
+            t.throttled_events = std::move(outcome.throttled_events);
+            r.Respond(ToHttp(amplitude::ThrottledResponse(t)));
+            return;
+          }
+          case IntakeOutcome::Kind::kUnavailable:
+            r.Respond(ToHttp(amplitude::ErrorResponse(
+                503, "Not stored: the ingest cannot write now; retry later")));
+            return;
+          case IntakeOutcome::Kind::kFailed:
+            r.Respond(ToHttp(amplitude::ErrorResponse(
+                500, "Write failed; the events may or may not be stored; retry")));
+            return;
         }
       });
-  if (!queued) {
-    pending->responder->Respond(ToHttp(
-        amplitude::ErrorResponse(503, "Not stored: too many writes in flight; retry later")));
-  }
 }
 
 }  // namespace cohort::ingest

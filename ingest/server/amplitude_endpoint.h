@@ -24,12 +24,10 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "config/secret_files.h"
-#include "ingest/admission/actor_rate_limiter.h"
-#include "ingest/admission/dedup_window.h"
 #include "ingest/amplitude/request_parser.h"
 #include "ingest/http/client_address.h"
 #include "ingest/http/http_server.h"
-#include "ingest/server/durable_writer.h"
+#include "ingest/server/event_intake.h"
 
 namespace cohort::ingest {
 
@@ -39,10 +37,8 @@ struct AmplitudeEndpointOptions {
   amplitude::ParserOptions parser;
   std::vector<http::Cidr> trusted_proxies;  // whose X-Forwarded-For is believed
   bool truncate_ip = false;                 // keep /24 (IPv4) or /48 (IPv6) of "$remote"
-  // Per-device and per-user buckets in one limiter, so a request is admitted or refused whole.
-  ActorRateLimiter* limiter = nullptr;
-  DedupWindow* dedup = nullptr;
-  DurableWriter* writer = nullptr;
+  // Mapping, limits, dedup and the log (event_intake.h).
+  EventIntake* intake = nullptr;
   Clock* clock = &RealClock::Get();
 };
 

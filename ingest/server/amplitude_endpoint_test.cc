@@ -33,6 +33,7 @@ class AmplitudeEndpointTest : public ::testing::Test {
   void Start(uint64_t max_wal_bytes) {
     server_.reset();
     endpoint_.reset();
+    intake_.reset();
     writer_.reset();
     wal_.reset();
     absl::StatusOr<config::ApiKeySet> keys = config::ApiKeySet::Parse(kKeys);
@@ -49,15 +50,16 @@ class AmplitudeEndpointTest : public ::testing::Test {
     AmplitudeEndpointOptions options;
     options.keys = [this] { return keys_; };
     options.trusted_proxies = {*http::ParseCidr("127.0.0.0/8")};
-    options.limiter = limiter_.get();
-    options.dedup = &dedup_;
-    options.writer = writer_.get();
+    intake_ = std::make_unique<EventIntake>(EventIntakeOptions{
+        .mapper = mapper_, .limiter = limiter_.get(), .dedup = &dedup_, .writer = writer_.get()});
+    options.intake = intake_.get();
     options.clock = &clock_;
     endpoint_ = std::make_unique<AmplitudeEndpoint>(options);
     server_ = std::make_unique<http::HttpServer>(http::HttpServerOptions{});
     ASSERT_TRUE(
         server_->AddRoute(endpoint_->MakeRoute(amplitude::Endpoint::kHttpApi, 1 << 20)).ok());
-    ASSERT_TRUE(server_->AddRoute(endpoint_->MakeRoute(amplitude::Endpoint::kBatch, 20 << 20)).ok());
+    ASSERT_TRUE(
+        server_->AddRoute(endpoint_->MakeRoute(amplitude::Endpoint::kBatch, 20 << 20)).ok());
     ASSERT_TRUE(server_->Start().ok());
   }
 
@@ -105,13 +107,15 @@ class AmplitudeEndpointTest : public ::testing::Test {
   DedupWindow dedup_{{}, clock_};
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<DurableWriter> writer_;
+  EventMapper mapper_;
+  std::unique_ptr<EventIntake> intake_;
   std::unique_ptr<AmplitudeEndpoint> endpoint_;
   std::unique_ptr<http::HttpServer> server_;
 };
 
 TEST_F(AmplitudeEndpointTest, AcceptedEventsAreDurableBeforeThe200) {
-  TestResponse r = Post({{"api_key", kKey}, {"events", Events(3)}},
-                        "/2/httpapi", {{"X-Forwarded-For", "203.0.113.7"}});
+  TestResponse r = Post({{"api_key", kKey}, {"events", Events(3)}}, "/2/httpapi",
+                        {{"X-Forwarded-For", "203.0.113.7"}});
   ASSERT_EQ(r.status, 200) << r.body;
   json body = json::parse(r.body);
   EXPECT_EQ(body["code"], 200);
@@ -178,6 +182,35 @@ TEST_F(AmplitudeEndpointTest, AFullDiskIsA503AndStoresNothing) {
   Start(/*max_wal_bytes=*/uint64_t{1} << 30);
   EXPECT_EQ(Post({{"api_key", kKey}, {"events", Events(1)}}).status, 200);
   EXPECT_EQ(Stored().size(), 1u);
+}
+
+TEST_F(AmplitudeEndpointTest, MappingRulesRunBeforeTheLimitsAndThrottledIndexesStayTheClients) {
+  // A rule that drops "noise" events and moves everything else onto device-a.
+  mapper_ = [](Event& e) {
+    if (e.event_type == "noise") return false;
+    e.device_id = "device-a";
+    return true;
+  };
+  Start(/*max_wal_bytes=*/uint64_t{1} << 30);
+  json events = Events(9, "device-x", "a");
+  events[0]["event_type"] = "noise";
+  TestResponse ok = Post({{"api_key", kKey}, {"events", events}});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(json::parse(ok.body)["events_ingested"], 9);  // dropped events count as accepted
+  std::vector<Event> stored = Stored();
+  ASSERT_EQ(stored.size(), 8u);
+  EXPECT_EQ(stored[0].device_id, "device-a");
+  EXPECT_EQ(stored[0].insert_id, "a-1");
+
+  // device-a has 2 tokens left; the request's event 0 is dropped by the rule, so the throttled
+  // indexes are 1..3 of what the client sent, not 0..2 of what the rules kept.
+  json more = Events(4, "device-y", "b");
+  more[0]["event_type"] = "noise";
+  more.push_back(Events(1, "device-z", "c")[0]);
+  TestResponse r = Post({{"api_key", kKey}, {"events", more}});
+  ASSERT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(json::parse(r.body)["throttled_events"], json::array({1, 2, 3, 4}));
+  EXPECT_EQ(Stored().size(), 8u);
 }
 
 }  // namespace

@@ -1,0 +1,127 @@
+// Mapping → rate limits → dedup → WAL (event_intake.h).
+#include "ingest/server/event_intake.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "ingest/event/event_codec.h"
+
+namespace cohort::ingest {
+namespace {
+
+// A request between its hand-over to the writer and its outcome.
+struct Pending {
+  std::vector<Event> events;      // the events kept by the mapping rules
+  std::vector<DedupKey> written;  // keys of the events written (views into `events`)
+  IntakeOutcome outcome;
+  EventIntake::Done done;
+};
+
+}  // namespace
+
+DedupKey DedupKeyOf(const Event& event) {
+  return {event.project, event.device_id.empty() ? event.user_id : event.device_id,
+          event.insert_id};
+}
+
+EventIntake::EventIntake(EventIntakeOptions options) : options_(std::move(options)) {}
+
+void EventIntake::Submit(std::vector<Event> events, Done done) {
+  auto pending = std::make_shared<Pending>();
+  IntakeOutcome& outcome = pending->outcome;
+
+  // Mapping rules first: they may rename, drop, or set the ids the limits and dedup key on.
+  // `origin[i]` is the index in `events` of the i-th kept event, for throttled_events.
+  std::vector<int64_t> origin;
+  if (options_.mapper) {
+    pending->events.reserve(events.size());
+    origin.reserve(events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (options_.mapper(events[i])) {
+        pending->events.push_back(std::move(events[i]));
+        origin.push_back(static_cast<int64_t>(i));
+      } else {
+        ++outcome.dropped;
+      }
+    }
+  } else {
+    pending->events = std::move(events);
+  }
+  const std::vector<Event>& kept = pending->events;
+  auto index_of = [&origin](size_t i) {
+    return origin.empty() ? static_cast<int64_t>(i) : origin[i];
+  };
+
+  // Rate limits: one token per event from its device's and its user's bucket, all or nothing.
+  std::vector<ActorDemand> demands;
+  demands.reserve(kept.size() * 2);
+  for (const Event& e : kept) {
+    if (!e.device_id.empty()) demands.push_back({ActorKind::kDevice, e.project, e.device_id, 1});
+    if (!e.user_id.empty()) demands.push_back({ActorKind::kUser, e.project, e.user_id, 1});
+  }
+  outcome.throttled = options_.limiter->Admit(demands);
+  if (!outcome.throttled.empty()) {
+    outcome.kind = IntakeOutcome::Kind::kThrottled;
+    // A request comes with one API key, so its events share one project.
+    absl::flat_hash_set<std::string_view> devices, users;
+    for (const ThrottledActor& a : outcome.throttled) {
+      (a.kind == ActorKind::kDevice ? devices : users).insert(a.id);
+    }
+    for (size_t i = 0; i < kept.size(); ++i) {
+      const Event& e = kept[i];
+      if ((!e.device_id.empty() && devices.contains(e.device_id)) ||
+          (!e.user_id.empty() && users.contains(e.user_id))) {
+        outcome.throttled_events.push_back(index_of(i));
+      }
+    }
+    done(std::move(outcome));
+    return;
+  }
+
+  // Dedup, then the WAL for what is new.
+  std::vector<DedupKey> keys;
+  keys.reserve(kept.size());
+  for (const Event& e : kept) keys.push_back(DedupKeyOf(e));
+  const std::vector<bool> fresh = options_.dedup->FilterNew(keys);
+  std::vector<std::string> records;
+  records.reserve(kept.size());
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (!fresh[i]) {
+      ++outcome.duplicates;
+      continue;
+    }
+    records.push_back(EncodeEvent(kept[i]));
+    pending->written.push_back(keys[i]);
+  }
+  outcome.written = static_cast<int64_t>(records.size());
+  if (records.empty()) {  // all dropped or duplicates: nothing new to store
+    done(std::move(outcome));
+    return;
+  }
+  pending->done = std::move(done);
+  DedupWindow* dedup = options_.dedup;
+  const bool queued =
+      options_.writer->Submit(std::move(records), [pending, dedup](absl::StatusOr<wal::Lsn> lsn) {
+        IntakeOutcome& result = pending->outcome;
+        if (lsn.ok()) {
+          dedup->Remember(pending->written);
+        } else {
+          result.kind =
+              absl::IsResourceExhausted(lsn.status()) || absl::IsFailedPrecondition(lsn.status())
+                  ? IntakeOutcome::Kind::kUnavailable
+                  : IntakeOutcome::Kind::kFailed;
+          result.status = lsn.status();
+          result.written = 0;
+        }
+        pending->done(std::move(result));
+      });
+  if (!queued) {
+    outcome.kind = IntakeOutcome::Kind::kUnavailable;
+    outcome.status = absl::ResourceExhaustedError("the write queue is full");
+    outcome.written = 0;
+    pending->done(std::move(outcome));
+  }
+}
+
+}  // namespace cohort::ingest
