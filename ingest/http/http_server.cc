@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <exception>
 #include <limits>
 #include <thread>
@@ -402,6 +403,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   void HandleHeader() {
+    request_start_ = std::chrono::steady_clock::now();
     const auto& header = parser_->get();
     keep_alive_ = header.keep_alive();
     const bool body_follows =
@@ -640,6 +642,14 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     response_.body() = std::move(response.body);
     response_.prepare_payload();
     core_->CountResponse(route_name_, response.status, response_.body().size());
+    if (core_->options.on_response) {
+      const absl::Duration latency =
+          request_start_.has_value()
+              ? absl::FromChrono(std::chrono::steady_clock::now() - *request_start_)
+              : absl::ZeroDuration();
+      core_->options.on_response(route_name_, response.status, latency);
+    }
+    request_start_.reset();
     ArmTimer(core_->options.write_timeout);
     beast_http::async_write(
         stream_, response_,
@@ -730,6 +740,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   beast_http::response<beast_http::string_body> response_;
   const Route* route_ = nullptr;
   std::string route_name_;
+  // When the request's header was parsed; unset for answers to unparsable or unread requests.
+  std::optional<std::chrono::steady_clock::time_point> request_start_;
   bool keep_alive_ = false;
   bool gzip_ = false;
   bool declared_length_ = false;  // Content-Length (else chunked)

@@ -114,6 +114,10 @@ struct HttpServerOptions {
   std::optional<config::Tls> tls;  // set: serve TLS only
   absl::Duration tls_check_interval = absl::Seconds(10);
   Clock* clock = &RealClock::Get();  // for the TLS reload check; must outlive the server
+  // Called on an I/O thread as each response starts to be written: the route name (as in
+  // HttpServerStats), the status, and the time since the request's header was parsed (zero for
+  // answers to requests that never got that far). For latency histograms; must not block.
+  std::function<void(const std::string& route, int status, absl::Duration latency)> on_response;
 };
 
 // The options of a listener of `config` on `port`: the listen address, the connection cap, TLS

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -512,6 +513,27 @@ TEST_F(HttpServerTest, StatsCountResponsesByRouteAndCode) {
   EXPECT_EQ(stats.request_bytes, 4u);
   EXPECT_GE(stats.connections_accepted, 4u);
   EXPECT_GT(stats.response_bytes, 0u);
+}
+
+TEST_F(HttpServerTest, OnResponseSeesEveryAnswerWithItsRouteAndLatency) {
+  absl::Mutex mu;
+  std::vector<std::tuple<std::string, int, absl::Duration>> seen;
+  HttpServerOptions options;
+  options.on_response = [&](const std::string& route, int status, absl::Duration latency) {
+    absl::MutexLock lock(&mu);
+    seen.emplace_back(route, status, latency);
+  };
+  StartServer(options);
+  ASSERT_TRUE(RoundTrip(port_, MakeRequest("POST", "/echo", "a")).ok());
+  ASSERT_TRUE(RoundTrip(port_, MakeRequest("GET", "/missing")).ok());
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(std::get<0>(seen[0]), "POST /echo");
+  EXPECT_EQ(std::get<1>(seen[0]), 200);
+  EXPECT_GE(std::get<2>(seen[0]), absl::ZeroDuration());
+  EXPECT_LT(std::get<2>(seen[0]), absl::Seconds(30));
+  EXPECT_EQ(std::get<0>(seen[1]), "");
+  EXPECT_EQ(std::get<1>(seen[1]), 404);
 }
 
 TEST_F(HttpServerTest, DrainFinishesInFlightRequestsAndClosesIdleOnes) {
