@@ -63,7 +63,7 @@
 #include "nlohmann/json.hpp"
 #include "operator/applier.h"
 #include "operator/cpprest_transport.h"
-#include "operator/flag_set.h"
+#include "common/flag_set.h"
 #include "operator/informer.h"
 #include "operator/kube_client.h"
 #include "operator/kube_config.h"
@@ -1091,7 +1091,7 @@ void PrintReport(const Flags& flags, const Measurements& m) {
 }
 
 int Run(const Flags& flags) {
-  absl::StatusOr<absl::Duration> sync_period = op::ParseGoDuration(flags.sync_period);
+  absl::StatusOr<absl::Duration> sync_period = ParseGoDuration(flags.sync_period);
   if (!sync_period.ok() || *sync_period <= absl::ZeroDuration()) Die("bad --sync-period");
   if (*sync_period > absl::Seconds(flags.rest_seconds)) {
     Die("--sync-period is longer than --rest-seconds: no resync would be sure to fall inside the "

@@ -13,12 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/flag_set.h"
 #include "common/heap_trimmer.h"
 #include "common/logging.h"
-#include "operator/cpprest_transport.h"
-#include "operator/flag_set.h"
-#include "operator/runtime_metrics.h"
 #include "common/process_metrics.h"
+#include "operator/cpprest_transport.h"
+#include "operator/runtime_metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace cohort::op {

@@ -29,7 +29,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "operator/flag_set.h"
+#include "common/flag_set.h"
 #include "operator/kube_client.h"
 #include "operator/kube_config.h"
 #include "operator/manager.h"

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   program.description =
       "Reconciles cohort.dev AnalyticsPipelines: product analytics for LLM apps on Kubernetes.";
   program.reporting_controller = "cohort.dev/cohort-operator";
-  program.add_flags = [&](cohort::op::FlagSet& flags) {
+  program.add_flags = [&](cohort::FlagSet& flags) {
     flags.Add("ingest-image", &config.default_image,
               "The cohort-ingest image of pipelines that do not set spec.image.");
     flags.Add("progress-deadline", &config.progress_deadline,

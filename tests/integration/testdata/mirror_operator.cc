@@ -12,7 +12,7 @@
 #include "absl/time/clock.h"
 #include "operator/app.h"
 #include "operator/applier.h"
-#include "operator/flag_set.h"
+#include "common/flag_set.h"
 #include "operator/informer.h"
 #include "operator/resource.h"
 #include "spdlog/spdlog.h"
@@ -47,7 +47,7 @@ absl::Status Setup(cohort::op::OperatorContext& context) {
     if (auto delay = meta.value("annotations", nlohmann::json::object())
                          .value(kDelayAnnotation, std::string());
         !delay.empty()) {
-      absl::StatusOr<absl::Duration> d = ParseGoDuration(delay);
+      absl::StatusOr<absl::Duration> d = cohort::ParseGoDuration(delay);
       if (d.ok()) {
         spdlog::info("sleeping {} before applying", absl::FormatDuration(*d));
         absl::SleepFor(*d);

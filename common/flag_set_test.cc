@@ -1,9 +1,9 @@
-#include "operator/flag_set.h"
+#include "common/flag_set.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace cohort::op {
+namespace cohort {
 namespace {
 
 using ::testing::ElementsAre;
@@ -101,4 +101,4 @@ TEST(ParseGoDurationTest, MatchesGoSyntax) {
 }
 
 }  // namespace
-}  // namespace cohort::op
+}  // namespace cohort

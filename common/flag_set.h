@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace cohort::op {
+namespace cohort {
 
 class FlagSet {
  public:
@@ -64,4 +64,4 @@ class FlagSet {
 // Go's time.ParseDuration syntax: "300ms", "-1.5h", "2h45m"; units ns, us, µs, ms, s, m, h.
 [[nodiscard]] absl::StatusOr<absl::Duration> ParseGoDuration(std::string_view text);
 
-}  // namespace cohort::op
+}  // namespace cohort

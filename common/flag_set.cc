@@ -1,4 +1,4 @@
-#include "operator/flag_set.h"
+#include "common/flag_set.h"
 
 #include <cmath>
 #include <optional>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
-namespace cohort::op {
+namespace cohort {
 namespace {
 
 std::string DurationText(absl::Duration d) { return absl::FormatDuration(d); }
@@ -223,4 +223,4 @@ std::string FlagSet::Usage(std::string_view description) const {
   return out;
 }
 
-}  // namespace cohort::op
+}  // namespace cohort
