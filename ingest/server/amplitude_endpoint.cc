@@ -54,6 +54,11 @@ void AmplitudeEndpoint::ReturnParser(std::unique_ptr<amplitude::RequestParser> p
   parsers_.push_back(std::move(parser));
 }
 
+void AmplitudeEndpoint::CountRejected(std::string_view reason) {
+  if (options_.metrics != nullptr)
+    options_.metrics->CountRejectedRequest(EventSource::kAmplitude, reason);
+}
+
 void AmplitudeEndpoint::Handle(amplitude::Endpoint endpoint, http::Request request,
                                http::Responder responder) {
   const absl::Time now = options_.clock->Now();
@@ -70,12 +75,15 @@ void AmplitudeEndpoint::Handle(amplitude::Endpoint endpoint, http::Request reque
   const std::shared_ptr<const config::ApiKeySet> keys = options_.keys();
   const config::ApiKeyGrant* grant = parsed.api_key.empty() ? nullptr : keys->Find(parsed.api_key);
   if (!parsed.api_key.empty() && (grant == nullptr || !grant->Allows(config::Source::kAmplitude))) {
+    CountRejected("unauthorized");
     responder.Respond(ToHttp(amplitude::InvalidApiKeyResponse()));
     return;
   }
   if (parsed.rejection.has_value() || grant == nullptr) {
-    responder.Respond(
-        ToHttp(parsed.rejection.value_or(amplitude::MissingFieldResponse("api_key"))));
+    amplitude::Response rejection =
+        parsed.rejection.value_or(amplitude::MissingFieldResponse("api_key"));
+    CountRejected(rejection.status == 413 ? "too_many_events" : "invalid");
+    responder.Respond(ToHttp(rejection));
     return;
   }
   for (Event& e : parsed.events) e.project = grant->project;

@@ -39,6 +39,7 @@ struct AmplitudeEndpointOptions {
   bool truncate_ip = false;                 // keep /24 (IPv4) or /48 (IPv6) of "$remote"
   // Mapping, limits, dedup and the log (event_intake.h).
   EventIntake* intake = nullptr;
+  IngestMetrics* metrics = nullptr;  // null: requests refused here are not counted
   Clock* clock = &RealClock::Get();
 };
 
@@ -55,6 +56,7 @@ class AmplitudeEndpoint {
   void Handle(amplitude::Endpoint endpoint, http::Request request, http::Responder responder);
 
  private:
+  void CountRejected(std::string_view reason);
   std::unique_ptr<amplitude::RequestParser> TakeParser() ABSL_LOCKS_EXCLUDED(mu_);
   void ReturnParser(std::unique_ptr<amplitude::RequestParser> parser) ABSL_LOCKS_EXCLUDED(mu_);
 

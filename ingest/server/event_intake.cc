@@ -12,6 +12,7 @@ namespace {
 
 // A request between its hand-over to the writer and its outcome.
 struct Pending {
+  EventSource source = EventSource::kAmplitude;
   std::vector<Event> events;      // the events kept by the mapping rules
   std::vector<DedupKey> written;  // keys of the events written (views into `events`)
   IntakeOutcome outcome;
@@ -30,6 +31,31 @@ EventIntake::EventIntake(EventIntakeOptions options) : options_(std::move(option
 void EventIntake::Submit(std::vector<Event> events, Done done) {
   auto pending = std::make_shared<Pending>();
   IntakeOutcome& outcome = pending->outcome;
+  if (!events.empty()) pending->source = events.front().source;
+  IngestMetrics* metrics = options_.metrics;
+  // Counts the outcome of every event and hands it over.
+  auto finish = [metrics, total = static_cast<int64_t>(events.size())](
+                    EventSource source, IntakeOutcome result, const Done& callback) {
+    if (metrics != nullptr) {
+      metrics->CountEvents(source, EventOutcome::kDropped, result.dropped);
+      switch (result.kind) {
+        case IntakeOutcome::Kind::kStored:
+          metrics->CountEvents(source, EventOutcome::kStored, result.written);
+          metrics->CountEvents(source, EventOutcome::kDuplicate, result.duplicates);
+          break;
+        case IntakeOutcome::Kind::kThrottled:
+          metrics->CountEvents(source, EventOutcome::kThrottled, total - result.dropped);
+          break;
+        case IntakeOutcome::Kind::kUnavailable:
+          metrics->CountEvents(source, EventOutcome::kUnavailable, total - result.dropped);
+          break;
+        case IntakeOutcome::Kind::kFailed:
+          metrics->CountEvents(source, EventOutcome::kFailed, total - result.dropped);
+          break;
+      }
+    }
+    callback(std::move(result));
+  };
 
   // Mapping rules first: they may rename, drop, or set the ids the limits and dedup key on.
   // `origin[i]` is the index in `events` of the i-th kept event, for throttled_events.
@@ -75,7 +101,7 @@ void EventIntake::Submit(std::vector<Event> events, Done done) {
         outcome.throttled_events.push_back(index_of(i));
       }
     }
-    done(std::move(outcome));
+    finish(pending->source, std::move(outcome), done);
     return;
   }
 
@@ -96,13 +122,13 @@ void EventIntake::Submit(std::vector<Event> events, Done done) {
   }
   outcome.written = static_cast<int64_t>(records.size());
   if (records.empty()) {  // all dropped or duplicates: nothing new to store
-    done(std::move(outcome));
+    finish(pending->source, std::move(outcome), done);
     return;
   }
   pending->done = std::move(done);
   DedupWindow* dedup = options_.dedup;
-  const bool queued =
-      options_.writer->Submit(std::move(records), [pending, dedup](absl::StatusOr<wal::Lsn> lsn) {
+  const bool queued = options_.writer->Submit(
+      std::move(records), [pending, dedup, finish](absl::StatusOr<wal::Lsn> lsn) {
         IntakeOutcome& result = pending->outcome;
         if (lsn.ok()) {
           dedup->Remember(pending->written);
@@ -114,13 +140,13 @@ void EventIntake::Submit(std::vector<Event> events, Done done) {
           result.status = lsn.status();
           result.written = 0;
         }
-        pending->done(std::move(result));
+        finish(pending->source, std::move(result), pending->done);
       });
   if (!queued) {
     outcome.kind = IntakeOutcome::Kind::kUnavailable;
     outcome.status = absl::ResourceExhaustedError("the write queue is full");
     outcome.written = 0;
-    pending->done(std::move(outcome));
+    finish(pending->source, std::move(outcome), pending->done);
   }
 }
 

@@ -23,6 +23,7 @@
 #include "ingest/admission/dedup_window.h"
 #include "ingest/event/event.h"
 #include "ingest/server/durable_writer.h"
+#include "ingest/server/ingest_metrics.h"
 
 namespace cohort::ingest {
 
@@ -34,6 +35,9 @@ struct EventIntakeOptions {
   ActorRateLimiter* limiter = nullptr;
   DedupWindow* dedup = nullptr;
   DurableWriter* writer = nullptr;
+  // Counts each event's outcome (stored, duplicate, dropped, throttled, unavailable, failed)
+  // under its source. Null: not counted.
+  IngestMetrics* metrics = nullptr;
 };
 
 struct IntakeOutcome {

@@ -1,0 +1,395 @@
+// Wiring and start/stop order of cohort-ingest (ingest_server.h).
+#include "ingest/server/ingest_server.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "common/process_metrics.h"
+#include "config/secret_files.h"
+#include "ingest/admission/actor_rate_limiter.h"
+#include "ingest/admission/dedup_window.h"
+#include "ingest/http/client_address.h"
+#include "ingest/http/http_server.h"
+#include "ingest/server/amplitude_endpoint.h"
+#include "ingest/server/durable_writer.h"
+#include "ingest/server/event_intake.h"
+#include "ingest/server/ingest_metrics.h"
+#include "ingest/server/secret_watch.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace cohort::ingest {
+
+struct IngestServer::Parts {
+  config::IngestConfig config;
+  IngestServerOptions options;
+  Registry registry;
+  std::unique_ptr<IngestMetrics> metrics;
+  std::vector<CollectHookHandle> hooks;
+  std::atomic<bool> ready{false};
+  mutable absl::Mutex reason_mu;
+  std::string not_ready_reason ABSL_GUARDED_BY(reason_mu) = "starting";
+
+  void SetNotReadyReason(std::string reason) {
+    absl::MutexLock lock(&reason_mu);
+    not_ready_reason = std::move(reason);
+  }
+  std::string NotReadyReason() const {
+    absl::MutexLock lock(&reason_mu);
+    return not_ready_reason;
+  }
+
+  // Declared in start order; Shutdown() tears them down explicitly in the order of the header.
+  std::unique_ptr<http::HttpServer> metrics_server;
+  std::unique_ptr<SecretWatch<config::ApiKeySet>> api_keys;
+  std::unique_ptr<wal::Wal> wal;
+  std::unique_ptr<DurableWriter> writer;
+  std::unique_ptr<ActorRateLimiter> limiter;
+  std::unique_ptr<DedupWindow> dedup;
+  std::unique_ptr<EventIntake> intake;
+  std::unique_ptr<AmplitudeEndpoint> amplitude;
+  std::unique_ptr<http::HttpServer> ingest_server;
+
+  absl::Mutex watch_mu;
+  bool stop_watch ABSL_GUARDED_BY(watch_mu) = false;
+  std::thread watcher;
+
+  absl::Mutex shutdown_mu;
+  bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+  absl::Status shutdown_status ABSL_GUARDED_BY(shutdown_mu);
+
+  absl::Status StartMetricsListener();
+  absl::Status LoadSecrets();
+  absl::Status OpenWal();
+  absl::Status StartIngestListener();
+  void WatchSecrets();
+  absl::Status Shutdown(absl::Time deadline);
+  nlohmann::json Health() const;
+};
+
+namespace {
+
+http::Response TextResponse(int status, std::string body, std::string content_type) {
+  http::Response r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+// The WAL's disk cap under the policy of docs/ingest-config.md.
+uint64_t WalCap(const config::IngestConfig& config, const IngestServerOptions& options) {
+  if (options.wal_max_bytes > 0) return options.wal_max_bytes;
+  if (const auto* embedded = std::get_if<config::EmbeddedStorage>(&config.storage)) {
+    return static_cast<uint64_t>(embedded->size_bytes) / 2;
+  }
+  return uint64_t{1} << 50;  // ClickHouse: bounded by the free-space reserve alone
+}
+
+void RegisterWalMetrics(Registry& registry, wal::Wal& wal, std::vector<CollectHookHandle>& hooks) {
+  Gauge& bytes = registry.AddGauge("cohort_wal_bytes",
+                                   "Bytes of the write-ahead log counted against its disk cap.");
+  Gauge& segments = registry.AddGauge("cohort_wal_segments", "Segments in the write-ahead log.");
+  Counter& records = registry.AddCounter("cohort_wal_appended_records_total",
+                                         "Records appended to the write-ahead log.");
+  Counter& appended = registry.AddCounter("cohort_wal_appended_bytes_total",
+                                          "Encoded bytes appended to the write-ahead log.");
+  Counter& syncs = registry.AddCounter("cohort_wal_syncs_total",
+                                       "fdatasyncs of log data (one per group commit).");
+  Counter& sync_seconds =
+      registry.AddCounter("cohort_wal_sync_seconds_total", "Time spent in those fdatasyncs.");
+  Counter& refused = registry.AddCounter(
+      "cohort_wal_refused_appends_total",
+      "Appends refused by the disk cap or the free-space reserve (answered 503).");
+  Counter& deleted = registry.AddCounter("cohort_wal_deleted_segments_total",
+                                         "Sealed segments deleted once every sink was past them.");
+  Gauge& quarantined =
+      registry.AddGauge("cohort_wal_recovery_quarantined_segments",
+                        "Segments recovery moved to quarantine/ at the last start.");
+  Gauge& truncated = registry.AddGauge("cohort_wal_recovery_torn_tail",
+                                       "1 when recovery truncated a torn tail at the last start.");
+  quarantined.Set(static_cast<double>(wal.recovery().quarantined.size()));
+  truncated.Set(wal.recovery().torn_tail ? 1 : 0);
+  // Counters are pushed as deltas from the last render, so they never go down.
+  // Hooks run one at a time (common/metrics.h), so `last` needs no lock.
+  auto last = std::make_shared<wal::Wal::Stats>();
+  hooks.push_back(registry.AddCollectHook([w = &wal, last, b = &bytes, seg = &segments,
+                                           rec = &records, app = &appended, syn = &syncs,
+                                           sec = &sync_seconds, ref = &refused, del = &deleted] {
+    const wal::Wal::Stats s = w->stats();
+    b->Set(static_cast<double>(s.total_bytes));
+    seg->Set(static_cast<double>(s.segments));
+    rec->Inc(static_cast<double>(s.appended_records - last->appended_records));
+    app->Inc(static_cast<double>(s.appended_bytes - last->appended_bytes));
+    syn->Inc(static_cast<double>(s.data_syncs - last->data_syncs));
+    sec->Inc(absl::ToDoubleSeconds(s.sync_time - last->sync_time));
+    ref->Inc(static_cast<double>(s.refused_appends - last->refused_appends));
+    del->Inc(static_cast<double>(s.deleted_segments - last->deleted_segments));
+    *last = s;
+  }));
+}
+
+}  // namespace
+
+absl::Status IngestServer::Parts::StartMetricsListener() {
+  http::HttpServerOptions listener;
+  listener.address = config.listeners.address;
+  listener.port = static_cast<uint16_t>(config.listeners.metrics_port);
+  listener.io_threads = 1;
+  listener.max_connections = 64;
+  listener.clock = options.clock;
+  metrics_server = std::make_unique<http::HttpServer>(listener);
+  auto get = [this](std::string path, http::Handler handler) {
+    http::Route route;
+    route.name = path;
+    route.method = "GET";
+    route.path = std::move(path);
+    route.max_request_bytes = 1024;
+    route.handler = std::move(handler);
+    return metrics_server->AddRoute(std::move(route));
+  };
+  absl::Status status =
+      get(std::string(config::kMetricsPath), [this](http::Request, http::Responder r) {
+        r.Respond(TextResponse(200, registry.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+      });
+  if (status.ok()) {
+    status = get(std::string(config::kLivezPath), [](http::Request, http::Responder r) {
+      r.Respond(http::JsonResponse(200, R"({"status":"ok"})"));
+    });
+  }
+  if (status.ok()) {
+    status = get(std::string(config::kReadyzPath), [this](http::Request, http::Responder r) {
+      const bool ok = ready.load();
+      nlohmann::json body = {{"status", ok ? "ok" : "not ready"}};
+      if (!ok) body["reason"] = NotReadyReason();
+      r.Respond(http::JsonResponse(ok ? 200 : 503, body.dump()));
+    });
+  }
+  if (status.ok()) {
+    status = get(std::string(config::kHealthzPath), [this](http::Request, http::Responder r) {
+      r.Respond(http::JsonResponse(ready.load() ? 200 : 503, Health().dump()));
+    });
+  }
+  if (!status.ok()) return status;
+  return metrics_server->Start();
+}
+
+nlohmann::json IngestServer::Parts::Health() const {
+  nlohmann::json health = {{"status", ready.load() ? "ok" : "not ready"}};
+  if (!ready.load()) health["reason"] = NotReadyReason();
+  if (wal != nullptr) {
+    const wal::Wal::Stats s = wal->stats();
+    health["wal"] = {{"bytes", s.total_bytes},
+                     {"segments", s.segments},
+                     {"recovery", wal->recovery().ToString()}};
+  }
+  return health;
+}
+
+absl::Status IngestServer::Parts::LoadSecrets() {
+  if (config.sources.amplitude.enabled || config.sources.native.enabled) {
+    absl::StatusOr<std::unique_ptr<SecretWatch<config::ApiKeySet>>> keys =
+        SecretWatch<config::ApiKeySet>::Create({config.auth.api_keys_file},
+                                               [](const std::vector<std::string>& contents) {
+                                                 return config::ApiKeySet::Parse(contents[0]);
+                                               });
+    if (!keys.ok()) {
+      return absl::Status(keys.status().code(),
+                          absl::StrCat("auth.apiKeysFile: ", keys.status().message()));
+    }
+    api_keys = *std::move(keys);
+  }
+  watcher = std::thread([this] { WatchSecrets(); });
+  return absl::OkStatus();
+}
+
+void IngestServer::Parts::WatchSecrets() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&watch_mu);
+      const absl::Time deadline = options.clock->Now() + options.secret_check_interval;
+      options.clock->AwaitWithDeadline(watch_mu,
+                                       absl::Condition(
+                                           +[](bool* stop) { return *stop; }, &stop_watch),
+                                       deadline);
+      if (stop_watch) return;
+    }
+    if (api_keys != nullptr) {
+      bool reloaded = false;
+      absl::Status status = api_keys->Check(&reloaded);
+      if (!status.ok()) {
+        metrics->CountSecretReloadFailure("api-keys");
+        spdlog::error("api keys not reloaded, the previous keys stay in service: {}",
+                      std::string(status.message()));
+      } else if (reloaded) {
+        spdlog::info("api keys reloaded ({} keys)", api_keys->Get()->size());
+      }
+    }
+  }
+}
+
+absl::Status IngestServer::Parts::OpenWal() {
+  // In a pod the data directory is the volume's mount point; locally it may not exist yet.
+  std::error_code ec;
+  std::filesystem::create_directories(config.paths.data_dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create paths.dataDir ", config.paths.data_dir, ": ", ec.message()));
+  }
+  wal::WalOptions wal_options;
+  wal_options.dir = config::WalDir(config.paths);
+  wal_options.env = options.env;
+  wal_options.clock = options.clock;
+  wal_options.max_total_bytes = WalCap(config, options);
+  wal_options.min_free_bytes = options.wal_min_free_bytes;
+  wal_options.on_fatal = options.on_wal_fatal;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<wal::Wal>> opened = wal::Wal::Open(std::move(wal_options));
+  if (!opened.ok()) return opened.status();
+  wal = *std::move(opened);
+  const wal::RecoveryReport& report = wal->recovery();
+  if (report.clean()) {
+    spdlog::info("write-ahead log recovered in {}: {}", absl::FormatDuration(absl::Now() - start),
+                 report.ToString());
+  } else {
+    spdlog::warn("write-ahead log recovered in {} with repairs: {}",
+                 absl::FormatDuration(absl::Now() - start), report.ToString());
+  }
+  RegisterWalMetrics(registry, *wal, hooks);
+  return absl::OkStatus();
+}
+
+absl::Status IngestServer::Parts::StartIngestListener() {
+  writer = std::make_unique<DurableWriter>(*wal,
+                                           DurableWriterOptions{.threads = options.writer_threads});
+  ActorRateLimiterOptions limits;
+  limits.events_per_second = static_cast<double>(config.limits.events_per_second_per_device);
+  limits.user_events_per_second = static_cast<double>(config.limits.events_per_second_per_user);
+  absl::StatusOr<std::unique_ptr<ActorRateLimiter>> limiter_or =
+      ActorRateLimiter::Create(limits, *options.clock);
+  if (!limiter_or.ok()) return limiter_or.status();
+  limiter = *std::move(limiter_or);
+  dedup = std::make_unique<DedupWindow>(DedupWindowOptions{.window = config.limits.dedup_window},
+                                        *options.clock);
+  intake = std::make_unique<EventIntake>(EventIntakeOptions{.limiter = limiter.get(),
+                                                            .dedup = dedup.get(),
+                                                            .writer = writer.get(),
+                                                            .metrics = metrics.get()});
+
+  http::HttpServerOptions listener =
+      http::ListenerOptions(config, static_cast<uint16_t>(config.listeners.ingest_port));
+  listener.io_threads = options.io_threads;
+  listener.clock = options.clock;
+  IngestMetrics* m = metrics.get();
+  listener.on_response = [m](const std::string& route, int status, absl::Duration latency) {
+    m->ObserveResponse(route, status, latency);
+  };
+  ingest_server = std::make_unique<http::HttpServer>(listener);
+
+  absl::StatusOr<std::vector<http::Cidr>> proxies =
+      http::ParseCidrs(config.identity.trusted_proxies);
+  if (!proxies.ok()) return proxies.status();
+  if (config.sources.amplitude.enabled) {
+    AmplitudeEndpointOptions amp;
+    SecretWatch<config::ApiKeySet>* keys = api_keys.get();
+    amp.keys = [keys] { return keys->Get(); };
+    amp.parser.default_min_id_length = config.identity.min_id_length;
+    amp.parser.max_events_per_request = config.limits.max_events_per_request;
+    amp.trusted_proxies = *proxies;
+    amp.truncate_ip = config.identity.truncate_ip;
+    amp.intake = intake.get();
+    amp.metrics = metrics.get();
+    amp.clock = options.clock;
+    amplitude = std::make_unique<AmplitudeEndpoint>(std::move(amp));
+    for (amplitude::Endpoint e : {amplitude::Endpoint::kHttpApi, amplitude::Endpoint::kBatch}) {
+      absl::Status added =
+          ingest_server->AddRoute(amplitude->MakeRoute(e, config.limits.max_request_bytes));
+      if (!added.ok()) return added;
+    }
+  }
+  return ingest_server->Start();
+}
+
+absl::Status IngestServer::Parts::Shutdown(absl::Time deadline) {
+  absl::MutexLock lock(&shutdown_mu);
+  if (shut_down) return shutdown_status;
+  shut_down = true;
+  SetNotReadyReason("shutting down");
+  ready.store(false);
+  absl::Status result;
+  if (ingest_server != nullptr) {
+    absl::Status drained = ingest_server->Drain(deadline);
+    if (!drained.ok()) {
+      spdlog::warn("ingest listener: {}", std::string(drained.message()));
+      result = drained;
+    }
+  }
+  writer.reset();  // finishes the queued appends; their answers go nowhere if cut off
+  {
+    absl::MutexLock watch_lock(&watch_mu);
+    stop_watch = true;
+  }
+  if (watcher.joinable()) watcher.join();
+  if (wal != nullptr) wal->Close();
+  if (metrics_server != nullptr) (void)metrics_server->Drain(options.clock->Now());
+  shutdown_status = result;
+  return result;
+}
+
+IngestServer::IngestServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+IngestServer::~IngestServer() {
+  if (parts_ != nullptr) (void)parts_->Shutdown(parts_->options.clock->Now());
+}
+
+absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(config::IngestConfig config,
+                                                                  IngestServerOptions options) {
+  if (absl::Status valid = config::ValidateIngestConfig(config); !valid.ok()) return valid;
+  auto parts = std::make_unique<Parts>();
+  parts->config = std::move(config);
+  parts->options = std::move(options);
+  parts->metrics = std::make_unique<IngestMetrics>(parts->registry);
+  parts->hooks.push_back(RegisterProcessMetrics(parts->registry));
+  Gauge& ready_gauge =
+      parts->registry.AddGauge("cohort_ingest_ready", "1 while /readyz answers 200.");
+  Parts* p = parts.get();
+  parts->hooks.push_back(
+      parts->registry.AddCollectHook([p, &ready_gauge] { ready_gauge.Set(p->ready.load()); }));
+  // From here on the destructor of `server` runs Shutdown on any error.
+  std::unique_ptr<IngestServer> server(new IngestServer(std::move(parts)));
+  if (absl::Status s = p->StartMetricsListener(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("metrics listener: ", s.message()));
+  }
+  p->SetNotReadyReason("reading secrets");
+  if (absl::Status s = p->LoadSecrets(); !s.ok()) return s;
+  p->SetNotReadyReason("recovering the write-ahead log");
+  if (absl::Status s = p->OpenWal(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("write-ahead log: ", s.message()));
+  }
+  p->SetNotReadyReason("starting the ingest listener");
+  if (absl::Status s = p->StartIngestListener(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("ingest listener: ", s.message()));
+  }
+  p->ready.store(true);
+  spdlog::info("cohort-ingest ready: ingest on {}:{}, metrics on {}:{}",
+               p->config.listeners.address, server->ingest_port(), p->config.listeners.address,
+               server->metrics_port());
+  return server;
+}
+
+uint16_t IngestServer::ingest_port() const {
+  return parts_->ingest_server != nullptr ? parts_->ingest_server->port() : 0;
+}
+uint16_t IngestServer::metrics_port() const {
+  return parts_->metrics_server != nullptr ? parts_->metrics_server->port() : 0;
+}
+bool IngestServer::ready() const { return parts_->ready.load(); }
+absl::Status IngestServer::Shutdown(absl::Time deadline) { return parts_->Shutdown(deadline); }
+const config::IngestConfig& IngestServer::config() const { return parts_->config; }
+Registry& IngestServer::registry() { return parts_->registry; }
+wal::Wal& IngestServer::wal() { return *parts_->wal; }
+
+}  // namespace cohort::ingest
