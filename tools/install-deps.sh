@@ -38,6 +38,9 @@ if ! $build_only; then
     # the Argo CD health check's test (charts/cohort-operator/argocd/health_test.lua)
     lua5.4
   )
+  # the official Amplitude Node SDK drives cohort-ingest in tests (tests/clients/amplitude-node);
+  # a machine with its own Node.js keeps it
+  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
 missing=()

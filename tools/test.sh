@@ -14,6 +14,10 @@ step() { printf '\n==== %s (%(%H:%M:%S)T, %ds so far)\n' "$1" -1 "$SECONDS"; }
 step "dependencies"
 tools/install-deps.sh
 
+step "test clients"
+# The official SDKs the integration tests drive, pinned by their lock files.
+(cd tests/clients/amplitude-node && npm ci --no-audit --no-fund --loglevel=error)
+
 step "control plane binaries"
 tools/controlplane/build.sh
 

@@ -7,10 +7,12 @@
 // signal exits at once (nothing acknowledged is lost: the WAL is fdatasynced before every 2xx).
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +52,7 @@ int Main(int argc, char** argv) {
   absl::Duration shutdown_timeout = absl::Seconds(50);
   int io_threads = 2;
   int writer_threads = 16;
+  std::string ready_file;
   FlagSet flags("cohort-ingest");
   flags.Add("config", &config_path,
             "The ingest configuration file (YAML or JSON; docs/ingest-config.md).");
@@ -60,6 +63,9 @@ int Main(int argc, char** argv) {
   flags.Add("io-threads", &io_threads, "I/O threads of the ingest listener.");
   flags.Add("writer-threads", &writer_threads,
             "Concurrent write-ahead-log appends (one fdatasync serves all those waiting).");
+  flags.Add("ready-file", &ready_file,
+            "Once ready, write {\"ingestPort\":N,\"metricsPort\":N,\"pid\":N} here (for tests "
+            "and local runs that configure port 0).");
   absl::StatusOr<std::vector<std::string>> positional = flags.Parse(argc, argv);
   if (flags.help_requested()) {
     fputs(flags.Usage(kDescription).c_str(), stdout);
@@ -108,6 +114,18 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<IngestServer>> server =
       IngestServer::Start(*std::move(config), options);
   if (!server.ok()) return fail("starting", server.status());
+  if (!ready_file.empty()) {
+    const std::string text =
+        absl::StrCat(R"({"ingestPort":)", (*server)->ingest_port(), R"(,"metricsPort":)",
+                     (*server)->metrics_port(), R"(,"pid":)", getpid(), "}\n");
+    const std::string tmp = ready_file + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    const bool written = f != nullptr && std::fputs(text.c_str(), f) >= 0;
+    if (f != nullptr) std::fclose(f);
+    if (!written || std::rename(tmp.c_str(), ready_file.c_str()) != 0) {
+      return fail("--ready-file", absl::InternalError(absl::StrCat("cannot write ", ready_file)));
+    }
+  }
 
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {
