@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Checks the Dockerfile against a built cohort-operator, since no container engine runs here:
+"""Checks the Dockerfile against the built binaries, since no container engine runs here:
 
-- the runtime stage (`FROM debian:...-slim AS operator`) installs exactly the Debian packages that
-  own the shared libraries the binary loads (`ldd`, `dpkg -S`), apart from those every
-  debian:12-slim has (libc6, libgcc-s1): a library added to the build fails here, not in a pod;
-- it runs as UID 65532 (the chart's runAsUser) with the operator as its entrypoint;
-- the build stage installs with `tools/install-deps.sh --build` and builds the cohort-operator target.
+- each runtime stage (`FROM debian:...-slim AS operator`, `... AS ingest`) installs exactly the
+  Debian packages that own the shared libraries its binary loads (`ldd`, `dpkg -S`), apart from
+  those every debian:12-slim has (libc6, libgcc-s1): a library added to the build fails here, not
+  in a pod;
+- each runs as UID 65532 (the chart's runAsUser, the pipeline pods' too) with its binary as the
+  entrypoint; the operator stage is the last (a plain `docker build` makes the operator image);
+- the build stage installs with `tools/install-deps.sh --build` and builds both targets.
 
-  python3 tools/installgen/dockerfile_test.py BUILD_DIR/operator/cohort-operator
+  python3 tools/installgen/dockerfile_test.py BUILD_DIR/operator/cohort-operator \
+      BUILD_DIR/ingest/server/cohort-ingest
 
 (ctest dockerfile_test; not registered in sanitizer builds, whose binaries load sanitizer runtimes.)
 """
@@ -22,7 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 # Required/essential packages of every debian:12-slim image.
 BASE_PACKAGES = {"libc6", "libgcc-s1"}
-BINARY = None  # set from argv
+BINARIES = {}  # stage name → binary, set from argv
 
 
 def stages(text):
@@ -95,22 +98,30 @@ class DockerfileTest(unittest.TestCase):
         cls.stages = stages(DOCKERFILE.read_text())
 
     def test_runtime_packages_are_the_binarys_libraries(self):
-        self.assertIn("operator", self.stages)
-        runtime = self.stages["operator"]
-        self.assertRegex(runtime[0], r"^FROM debian:\$\{DEBIAN_VERSION\}-slim AS operator$")
-        listed = installed_packages(runtime)
-        needed = needed_packages(BINARY)
-        missing = {p: libs for p, libs in needed.items()
-                   if p not in listed and p not in BASE_PACKAGES}
-        self.assertEqual(missing, {}, "the runtime stage lacks the packages of these libraries")
-        unneeded = listed - set(needed)
-        self.assertEqual(unneeded, set(), "the runtime stage installs packages no library needs")
+        for stage, binary in BINARIES.items():
+            with self.subTest(stage=stage):
+                self.assertIn(stage, self.stages)
+                runtime = self.stages[stage]
+                self.assertRegex(runtime[0],
+                                 r"^FROM debian:\$\{DEBIAN_VERSION\}-slim AS " + stage + "$")
+                listed = installed_packages(runtime)
+                needed = needed_packages(binary)
+                missing = {p: libs for p, libs in needed.items()
+                           if p not in listed and p not in BASE_PACKAGES}
+                self.assertEqual(missing, {},
+                                 "the runtime stage lacks the packages of these libraries")
+                unneeded = listed - set(needed)
+                self.assertEqual(unneeded, set(),
+                                 "the runtime stage installs packages no library needs")
 
     def test_runtime_identity_and_entrypoint(self):
-        runtime = self.stages["operator"]
-        self.assertIn("USER 65532:65532", runtime)
-        self.assertIn('ENTRYPOINT ["/usr/local/bin/cohort-operator"]', runtime)
-        self.assertIn("COPY --from=build /cohort-operator /usr/local/bin/cohort-operator", runtime)
+        for stage, binary in BINARIES.items():
+            name = pathlib.Path(binary).name
+            with self.subTest(stage=stage):
+                runtime = self.stages[stage]
+                self.assertIn("USER 65532:65532", runtime)
+                self.assertIn(f'ENTRYPOINT ["/usr/local/bin/{name}"]', runtime)
+                self.assertIn(f"COPY --from=build /{name} /usr/local/bin/{name}", runtime)
         # The operator stage is the last one: a plain `docker build` produces it.
         self.assertEqual(list(self.stages)[-1], "operator")
 
@@ -118,12 +129,13 @@ class DockerfileTest(unittest.TestCase):
         build = " ".join(self.stages["build"])
         self.assertIn("FROM debian:${DEBIAN_VERSION} AS build", build)
         self.assertIn("tools/install-deps.sh --build", build)
-        self.assertIn("--target cohort-operator", build)
+        self.assertIn("--target cohort-operator cohort-ingest", build)
         self.assertIn("DEBIAN_VERSION=12", DOCKERFILE.read_text())
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    BINARY = sys.argv.pop(1)
+    BINARIES["operator"] = sys.argv.pop(1)
+    BINARIES["ingest"] = sys.argv.pop(1)
     unittest.main(verbosity=2)
