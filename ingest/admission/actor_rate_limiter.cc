@@ -11,16 +11,20 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 namespace cohort::ingest {
 namespace {
 
-// kind, project and id joined by a byte no project contains (projects are [a-z0-9_-]).
-std::string BucketKey(ActorKind kind, std::string_view project, std::string_view id) {
-  return absl::StrCat(kind == ActorKind::kDevice ? "d" : "u", std::string(project),
-                      absl::string_view("\0", 1), std::string(id));
+// kind, project and id joined by a byte no project contains (projects are [a-z0-9_-]), into
+// `out` (its buffer reused).
+void BucketKey(ActorKind kind, std::string_view project, std::string_view id, std::string& out) {
+  out.clear();
+  out.reserve(2 + project.size() + id.size());
+  out.push_back(kind == ActorKind::kDevice ? 'd' : 'u');
+  out.append(project);
+  out.push_back('\0');
+  out.append(id);
 }
 
 }  // namespace
@@ -79,19 +83,25 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
     std::string_view id;
     int64_t events;
     size_t shard;
+    Shard::Bucket* bucket = nullptr;  // the actor's bucket, once looked up (nodes are stable)
   };
+  // Reserved, so the views `index` keeps into the keys stay valid.
   std::vector<Need> needs;
-  absl::flat_hash_map<std::string, size_t> index;  // key → position in needs
+  needs.reserve(demands.size());
+  absl::flat_hash_map<std::string_view, size_t> index;  // key → position in needs
+  index.reserve(demands.size());
+  std::string key;
   for (const ActorDemand& d : demands) {
     if (d.events <= 0) continue;
-    std::string key = BucketKey(d.kind, d.project, d.id);
-    auto [it, inserted] = index.try_emplace(key, needs.size());
-    if (!inserted) {
+    BucketKey(d.kind, d.project, d.id, key);
+    if (auto it = index.find(key); it != index.end()) {
       needs[it->second].events += d.events;
       continue;
     }
     const size_t shard = absl::HashOf(key) % shards_.size();
     needs.push_back({std::move(key), d.kind, d.id, d.events, shard});
+    key = std::string();
+    index.emplace(needs.back().key, needs.size() - 1);
   }
   std::vector<size_t> locked;
   for (const Need& n : needs) locked.push_back(n.shard);
@@ -105,11 +115,12 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
                     b.tokens + Rate(b.kind) * absl::ToDoubleSeconds(now - b.updated));
   };
   std::vector<ThrottledActor> throttled;
-  for (const Need& n : needs) {
+  for (Need& n : needs) {
     Shard& shard = *shards_[n.shard];
     auto it = shard.buckets.find(n.key);
+    if (it != shard.buckets.end()) n.bucket = &it->second;
     const double capacity = Capacity(n.kind);
-    const double tokens = it == shard.buckets.end() ? capacity : refilled(it->second);
+    const double tokens = n.bucket == nullptr ? capacity : refilled(*n.bucket);
     if (tokens + 1e-9 < static_cast<double>(n.events)) {
       const double used = capacity - tokens + static_cast<double>(n.events);
       throttled.push_back(
@@ -120,16 +131,16 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
   if (throttled.empty()) {
     // Actors with a bucket first: they move to the front of their LRU list, so making room for
     // the new ones below never evicts a bucket this request has just charged.
+    // (`index` is not used past this point: the partition moves the keys it views.)
     std::stable_partition(needs.begin(), needs.end(),
-                          [&](const Need& n) { return shards_[n.shard]->buckets.contains(n.key); });
+                          [](const Need& n) { return n.bucket != nullptr; });
     const size_t per_shard = std::max<size_t>(1, options_.max_actors / shards_.size());
     for (Need& n : needs) {
       Shard& shard = *shards_[n.shard];
-      auto it = shard.buckets.find(n.key);
-      if (it != shard.buckets.end()) {
-        it->second.tokens = refilled(it->second) - static_cast<double>(n.events);
-        it->second.updated = now;
-        shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+      if (n.bucket != nullptr) {
+        n.bucket->tokens = refilled(*n.bucket) - static_cast<double>(n.events);
+        n.bucket->updated = now;
+        shard.lru.splice(shard.lru.begin(), shard.lru, n.bucket->lru);
         continue;
       }
       // A new actor: drop up to two buckets that have refilled completely (they mean nothing),
