@@ -4,13 +4,16 @@
 # scheduler, kwok), installs the Helm chart from the working tree with its operator Deployment
 # scaled to zero (kwok's pods run nothing), builds cohort-operator and runs it here, as the chart's
 # ServiceAccount, applies the minimal sample pipeline into a namespace that enforces the restricted
-# Pod Security Standard, waits until the pipeline is Ready and prints how to look at it.
+# Pod Security Standard (with the Dify source turned on), waits until the pipeline is Ready, then
+# runs cohort-ingest here with the configuration the operator rendered for it (kwok's pods run
+# nothing), sends it sample traffic through the official Amplitude Node SDK and Dify-shaped traces,
+# prints what was accepted and how to look at it all.
 #
 #   tools/demo.sh [start]   set up or refresh the demo; everything keeps running in the background
 #   tools/demo.sh stop      stop the operator and the control plane (also what Ctrl-C during start does)
 #
 # State lives in .demo/ (git-ignored): control-plane/, build/ (a Release tree), the operator's
-# kubeconfig, log and pid. A second start reuses a running control plane (every install step is
+# kubeconfig, log and pid, ingest/ (the local cohort-ingest: config, secrets, data, log). A second start reuses a running control plane (every install step is
 # idempotent) and restarts the operator with a fresh build; a control plane that is not running is
 # replaced by a new, empty one. COHORT_JOBS sets the build's parallelism (default: all cores).
 set -euo pipefail
@@ -45,7 +48,23 @@ stop_operator() {
   rm -f "$demo/operator.pid"
 }
 
+ingest_dir=$demo/ingest
+ingest_pid() { cat "$ingest_dir/pid" 2>/dev/null || true; }
+
+# SIGTERM drains cohort-ingest (it answers what is in flight and closes its log).
+stop_ingest() {
+  local pid; pid=$(ingest_pid)
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 600; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$ingest_dir/pid"
+}
+
 stop_all() {
+  stop_ingest
   stop_operator
   [[ ! -d $cp_dir ]] || tools/controlplane/cpctl stop "$cp_dir"
 }
@@ -94,7 +113,7 @@ install_chart() {
 
 build_operator() {
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build_dir" --target cohort-operator -j "${COHORT_JOBS:-$(nproc)}"
+  cmake --build "$build_dir" --target cohort-operator cohort-ingest -j "${COHORT_JOBS:-$(nproc)}"
 }
 
 # A kubeconfig holding a token of the chart's ServiceAccount: the local operator gets exactly the
@@ -157,6 +176,66 @@ start_operator() {
 apply_sample() {
   restricted_namespace "$demo_ns"
   kubectl apply --server-side -n "$demo_ns" -f "$sample"
+  # The demo also shows Dify tracing: a key pair Secret (FAKE values) and the source turned on.
+  kubectl apply --server-side -n "$demo_ns" -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: $pipeline-dify-keys
+type: Opaque
+stringData:
+  public-key: pk-lf-FAKE-demo-0000
+  secret-key: sk-lf-FAKE-demo-0000
+YAML
+  kubectl patch -n "$demo_ns" "apl/$pipeline" --type=merge -p \
+    "{\"spec\":{\"sources\":{\"dify\":{\"enabled\":true}},\"auth\":{\"difyKeysSecretRef\":{\"name\":\"$pipeline-dify-keys\"}}}}"
+}
+
+# cohort-ingest here, from the ConfigMap the operator rendered and the Secrets the pod mounts.
+run_ingest() {
+  stop_ingest
+  rm -rf "$ingest_dir"
+  mkdir -p "$ingest_dir"
+  local configmap
+  configmap=$(python3 tools/demo/local_ingest_config.py "$demo_ns" "$pipeline" "$ingest_dir")
+  echo "config: ConfigMap $demo_ns/$configmap, rewritten for this machine: $ingest_dir/config.json"
+  setsid "$build_dir/ingest/server/cohort-ingest" --config "$ingest_dir/config.json" \
+    --ready-file "$ingest_dir/ready.json" --jsonl-sink "$ingest_dir/events.jsonl" \
+    >"$ingest_dir/ingest.log" 2>&1 </dev/null &
+  echo $! >"$ingest_dir/pid"
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [[ -f $ingest_dir/ready.json ]] && break
+    kill -0 "$(ingest_pid)" 2>/dev/null || { cat "$ingest_dir/ingest.log" >&2; die "cohort-ingest exited"; }
+    sleep 0.1
+  done
+  [[ -f $ingest_dir/ready.json ]] || die "cohort-ingest is not ready; log: $ingest_dir/ingest.log"
+  ingest_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ingestPort"])' "$ingest_dir/ready.json")
+  ingest_metrics_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metricsPort"])' "$ingest_dir/ready.json")
+  echo "cohort-ingest runs (pid $(ingest_pid)): ingest http://127.0.0.1:$ingest_port, metrics http://127.0.0.1:$ingest_metrics_port"
+}
+
+send_sample_traffic() {
+  local api_key public secret
+  api_key=$(awk '!/^#/ && NF {print $1; exit}' "$ingest_dir/secrets/api-keys/api-keys")
+  public=$(cat "$ingest_dir/secrets/dify-keys/public-key")
+  secret=$(cat "$ingest_dir/secrets/dify-keys/secret-key")
+  (cd tests/clients/amplitude-node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "Amplitude Node SDK (@amplitude/analytics-node, serverUrl pointed here): 1,000 events, 50 devices"
+  node tests/clients/amplitude-node/send.js --server-url "http://127.0.0.1:$ingest_port/2/httpapi" \
+    --api-key "$api_key" --events 1000 --devices 50 --prefix "demo-$(date +%s)" |
+    python3 -c 'import json,sys; print("  SDK results by code:", json.load(sys.stdin)["codes"])'
+  echo "Dify traces (Langfuse ingestion API under /dify): 3 conversations"
+  python3 tools/demo/dify_traces.py "http://127.0.0.1:$ingest_port/dify" "$public" "$secret" 3
+}
+
+print_accepted() {
+  echo "What cohort-ingest accepted (its /metrics):"
+  curl -s "http://127.0.0.1:$ingest_metrics_port/metrics" |
+    grep -E '^cohort_ingest_events_total\{.*outcome="(stored|duplicate|dropped)"\} [1-9]|^cohort_wal_appended_records_total|^cohort_sink_delivered_events_total' |
+    sed 's/^/  /'
+  echo "The last events, as the JSON-lines sink wrote them ($ingest_dir/events.jsonl):"
+  tail -n 3 "$ingest_dir/events.jsonl" | cut -c1-240 | sed 's/^/  /'
 }
 
 # Ready for the current generation, the rule of the Argo CD health check: a rerun with a changed
@@ -195,7 +274,14 @@ where kwok marks its pods Running without running them. To look around from this
   kubectl -n $demo_ns patch apl $pipeline --type=merge -p '{"spec":{"identity":{"sessionTimeout":"45m"}}}'
   kubectl -n $demo_ns get apl -w                 # a new config, rolled out
 
+cohort-ingest runs here with the pipeline's rendered config (pid $(ingest_pid)):
+  curl -s http://127.0.0.1:$ingest_metrics_port/healthz
+  node tests/clients/amplitude-node/send.js --server-url http://127.0.0.1:$ingest_port/2/httpapi \\
+    --api-key "\$(awk '!/^#/ && NF {print \$1; exit}' $ingest_dir/secrets/api-keys/api-keys)" --events 100
+  tail -f $ingest_dir/events.jsonl              # what reached the JSON-lines sink
+
 Operator log:  $demo/operator.log
+Ingest log:    $ingest_dir/ingest.log
 Metrics:       curl -s http://127.0.0.1:$metrics_port/metrics   (probes: http://127.0.0.1:$health_port/readyz)
 Run again:     tools/demo.sh         (rebuilds and restarts the operator, keeps the cluster)
 Stop it all:   tools/demo.sh stop
@@ -228,10 +314,16 @@ cmd_start() {
   log "sample pipeline ($sample) into $demo_ns"
   apply_sample
   wait_for_pipeline
+  log "cohort-ingest here, with the configuration the operator rendered for $demo_ns/$pipeline"
+  run_ingest
+  log "sample traffic"
+  send_sample_traffic
+  sleep 2  # the JSON-lines sink flushes every second
   trap - INT TERM
 
   log "kubectl get analyticspipelines -n $demo_ns"
   kubectl get analyticspipelines -n "$demo_ns"
+  print_accepted
   print_next_steps
 }
 

@@ -33,8 +33,9 @@ if ! $build_only; then
     clang-format clang-14 libclang-rt-14-dev
     # control plane at run time: certificates, process-group teardown, etcd health checks (curl)
     openssl procps util-linux curl
-    # the CRD generator (tools/crdgen/gen_crds.py) and the install tests (tools/installgen/)
-    python3-yaml
+    # the CRD generator (tools/crdgen/gen_crds.py) and the install tests (tools/installgen/);
+    # a venv for the Langfuse SDK the Dify tests drive (tools/test.sh)
+    python3-yaml python3-venv
     # the Argo CD health check's test (charts/cohort-operator/argocd/health_test.lua)
     lua5.4
   )

@@ -17,6 +17,15 @@ tools/install-deps.sh
 step "test clients"
 # The official SDKs the integration tests drive, pinned by their lock files.
 (cd tests/clients/amplitude-node && npm ci --no-audit --no-fund --loglevel=error)
+# The Langfuse Python SDK, as Dify pins it (4.x), in a venv cached outside the repository.
+langfuse_version=4.18.0
+langfuse_venv=${XDG_CACHE_HOME:-$HOME/.cache}/cohort-operator/venv-langfuse-$langfuse_version
+if [[ ! -x $langfuse_venv/bin/python ]] || ! "$langfuse_venv/bin/python" -c 'import langfuse' 2>/dev/null; then
+  rm -rf "$langfuse_venv"
+  python3 -m venv "$langfuse_venv"
+  "$langfuse_venv/bin/pip" install -q --disable-pip-version-check "langfuse==$langfuse_version"
+fi
+export COHORT_LANGFUSE_PYTHON=$langfuse_venv/bin/python
 
 step "control plane binaries"
 tools/controlplane/build.sh

@@ -13,11 +13,19 @@
 #include "ingest/admission/dedup_window.h"
 #include "ingest/http/client_address.h"
 #include "ingest/http/http_server.h"
+#include "ingest/mapping/rule_set.h"
 #include "ingest/server/amplitude_endpoint.h"
 #include "ingest/server/durable_writer.h"
 #include "ingest/server/event_intake.h"
 #include "ingest/server/ingest_metrics.h"
+#include "ingest/server/langfuse_endpoint.h"
+#include "ingest/server/native_endpoint.h"
 #include "ingest/server/secret_watch.h"
+#include "ingest/sinks/amplitude_sink.h"
+#include "ingest/sinks/dead_letter.h"
+#include "ingest/sinks/file_sink.h"
+#include "ingest/sinks/http_client.h"
+#include "ingest/sinks/sink_runner.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -45,12 +53,26 @@ struct IngestServer::Parts {
   // Declared in start order; Shutdown() tears them down explicitly in the order of the header.
   std::unique_ptr<http::HttpServer> metrics_server;
   std::unique_ptr<SecretWatch<config::ApiKeySet>> api_keys;
+  std::unique_ptr<SecretWatch<config::DifyKeyPair>> dify_keys;
+  std::unique_ptr<mapping::RuleSet> rules;
   std::unique_ptr<wal::Wal> wal;
+  // Sinks: read the log from their own positions; stopped after the writer, before the log.
+  struct SinkParts {
+    std::string name;
+    std::unique_ptr<sinks::Sink> sink;
+    sinks::AmplitudeSink* amplitude = nullptr;  // when `sink` is an Amplitude destination
+    std::unique_ptr<sinks::SinkRunner> runner;
+  };
+  std::unique_ptr<sinks::HttpClient> http_client;
+  std::unique_ptr<sinks::DeadLetterFile> dead_letter;
+  std::vector<SinkParts> sinks;
   std::unique_ptr<DurableWriter> writer;
   std::unique_ptr<ActorRateLimiter> limiter;
   std::unique_ptr<DedupWindow> dedup;
   std::unique_ptr<EventIntake> intake;
   std::unique_ptr<AmplitudeEndpoint> amplitude;
+  std::unique_ptr<NativeEndpoint> native;
+  std::unique_ptr<LangfuseEndpoint> langfuse;
   std::unique_ptr<http::HttpServer> ingest_server;
 
   absl::Mutex watch_mu;
@@ -64,6 +86,7 @@ struct IngestServer::Parts {
   absl::Status StartMetricsListener();
   absl::Status LoadSecrets();
   absl::Status OpenWal();
+  absl::Status StartSinks();
   absl::Status StartIngestListener();
   void WatchSecrets();
   absl::Status Shutdown(absl::Time deadline);
@@ -186,6 +209,21 @@ nlohmann::json IngestServer::Parts::Health() const {
                      {"segments", s.segments},
                      {"recovery", wal->recovery().ToString()}};
   }
+  for (const SinkParts& sink : sinks) {
+    nlohmann::json entry = {{"name", sink.name}};
+    if (sink.amplitude != nullptr) {
+      const sinks::AmplitudeSink::Health h = sink.amplitude->health();
+      entry["state"] = h.state;
+      if (!h.detail.empty()) entry["detail"] = h.detail;
+    }
+    if (sink.runner != nullptr) {
+      const sinks::SinkRunner::Stats st = sink.runner->stats();
+      entry["delivered"] = st.delivered_events;
+      entry["deadLettered"] = st.dead_lettered;
+      entry["retries"] = st.retries;
+    }
+    health["sinks"].push_back(std::move(entry));
+  }
   return health;
 }
 
@@ -201,6 +239,20 @@ absl::Status IngestServer::Parts::LoadSecrets() {
                           absl::StrCat("auth.apiKeysFile: ", keys.status().message()));
     }
     api_keys = *std::move(keys);
+  }
+  if (config.sources.dify.enabled) {
+    const config::DifyKeyFiles files = config.auth.dify_keys.value_or(config::DifyKeyFiles{});
+    absl::StatusOr<std::unique_ptr<SecretWatch<config::DifyKeyPair>>> keys =
+        SecretWatch<config::DifyKeyPair>::Create({files.public_key_file, files.secret_key_file},
+                                                 [](const std::vector<std::string>& contents) {
+                                                   return config::DifyKeyPair::Parse(contents[0],
+                                                                                     contents[1]);
+                                                 });
+    if (!keys.ok()) {
+      return absl::Status(keys.status().code(),
+                          absl::StrCat("auth.difyKeys: ", keys.status().message()));
+    }
+    dify_keys = *std::move(keys);
   }
   watcher = std::thread([this] { WatchSecrets(); });
   return absl::OkStatus();
@@ -226,6 +278,17 @@ void IngestServer::Parts::WatchSecrets() {
                       std::string(status.message()));
       } else if (reloaded) {
         spdlog::info("api keys reloaded ({} keys)", api_keys->Get()->size());
+      }
+    }
+    if (dify_keys != nullptr) {
+      bool reloaded = false;
+      absl::Status status = dify_keys->Check(&reloaded);
+      if (!status.ok()) {
+        metrics->CountSecretReloadFailure("dify-keys");
+        spdlog::error("Dify key pair not reloaded, the previous pair stays in service: {}",
+                      std::string(status.message()));
+      } else if (reloaded) {
+        spdlog::info("Dify key pair reloaded");
       }
     }
   }
@@ -262,6 +325,82 @@ absl::Status IngestServer::Parts::OpenWal() {
   return absl::OkStatus();
 }
 
+absl::Status IngestServer::Parts::StartSinks() {
+  if (config.destinations.empty() && options.jsonl_sink_path.empty()) return absl::OkStatus();
+  const std::string dead_letter_dir = config.paths.data_dir + "/dead-letter";
+  std::error_code ec;
+  std::filesystem::create_directories(dead_letter_dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot create ", dead_letter_dir, ": ", ec.message()));
+  }
+  absl::StatusOr<std::unique_ptr<sinks::JsonLinesFile>> letters = sinks::JsonLinesFile::Open(
+      {.path = dead_letter_dir + "/dead-letter.jsonl", .env = options.env, .max_bytes = 0});
+  if (!letters.ok()) return letters.status();
+  dead_letter = std::make_unique<sinks::DeadLetterFile>(*std::move(letters));
+
+  if (!options.jsonl_sink_path.empty()) {
+    absl::StatusOr<std::unique_ptr<sinks::FileSink>> file = sinks::FileSink::Open(
+        {.path = options.jsonl_sink_path, .env = options.env, .max_bytes = 0});
+    if (!file.ok()) return file.status();
+    SinkParts part;
+    part.name = "jsonl-file";
+    part.sink = *std::move(file);
+    sinks::SinkRunnerOptions runner;
+    runner.name = part.name;
+    runner.max_batch_events = 1000;
+    runner.flush_interval = absl::Seconds(1);
+    runner.clock = options.clock;
+    runner.registry = &registry;
+    runner.dead_letter = dead_letter.get();
+    part.runner = std::make_unique<sinks::SinkRunner>(*wal, *part.sink, runner);
+    sinks.push_back(std::move(part));
+  }
+  for (const config::Destination& destination : config.destinations) {
+    if (!destination.amplitude.has_value()) continue;
+    if (http_client == nullptr) {
+      sinks::HttpClientOptions client;
+      client.ca_file = options.destination_ca_file;
+      absl::StatusOr<std::unique_ptr<sinks::HttpClient>> made = sinks::MakeHttpClient(client);
+      if (!made.ok()) return made.status();
+      http_client = *std::move(made);
+    }
+    sinks::AmplitudeSinkOptions amp;
+    amp.name = destination.name;
+    amp.destination = *destination.amplitude;
+    amp.client = http_client.get();
+    amp.dead_letter = dead_letter.get();
+    amp.registry = &registry;
+    absl::StatusOr<std::unique_ptr<sinks::AmplitudeSink>> sink =
+        sinks::AmplitudeSink::Create(std::move(amp));
+    if (!sink.ok()) {
+      return absl::Status(sink.status().code(), absl::StrCat("destinations[", destination.name,
+                                                             "]: ", sink.status().message()));
+    }
+    SinkParts part;
+    // WAL sink names are [a-z0-9][a-z0-9._-]{0,62}; destination names are DNS labels.
+    part.name = absl::StrCat("amplitude.", destination.name).substr(0, 63);
+    part.amplitude = sink->get();
+    part.sink = *std::move(sink);
+    sinks::SinkRunnerOptions runner;
+    runner.name = part.name;
+    runner.max_batch_events = destination.amplitude->batch_size;
+    runner.flush_interval = destination.amplitude->flush_interval;
+    runner.concurrency = 2;
+    runner.clock = options.clock;
+    runner.registry = &registry;
+    runner.dead_letter = dead_letter.get();
+    part.runner = std::make_unique<sinks::SinkRunner>(*wal, *part.sink, runner);
+    sinks.push_back(std::move(part));
+  }
+  for (SinkParts& part : sinks) {
+    if (absl::Status started = part.runner->Start(); !started.ok()) {
+      return absl::Status(started.code(),
+                          absl::StrCat("sink ", part.name, ": ", started.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status IngestServer::Parts::StartIngestListener() {
   writer = std::make_unique<DurableWriter>(*wal,
                                            DurableWriterOptions{.threads = options.writer_threads});
@@ -274,7 +413,15 @@ absl::Status IngestServer::Parts::StartIngestListener() {
   limiter = *std::move(limiter_or);
   dedup = std::make_unique<DedupWindow>(DedupWindowOptions{.window = config.limits.dedup_window},
                                         *options.clock);
-  intake = std::make_unique<EventIntake>(EventIntakeOptions{.limiter = limiter.get(),
+  absl::StatusOr<mapping::RuleSet> compiled = mapping::RuleSet::Compile(config.mapping);
+  if (!compiled.ok()) return compiled.status();
+  rules = std::make_unique<mapping::RuleSet>(*std::move(compiled));
+  EventMapper mapper;
+  if (rules->size() > 0) {
+    mapper = [r = rules.get()](Event& e) { return r->Apply(e); };
+  }
+  intake = std::make_unique<EventIntake>(EventIntakeOptions{.mapper = std::move(mapper),
+                                                            .limiter = limiter.get(),
                                                             .dedup = dedup.get(),
                                                             .writer = writer.get(),
                                                             .metrics = metrics.get()});
@@ -310,6 +457,37 @@ absl::Status IngestServer::Parts::StartIngestListener() {
       if (!added.ok()) return added;
     }
   }
+  if (config.sources.native.enabled) {
+    NativeEndpointOptions opts;
+    SecretWatch<config::ApiKeySet>* keys = api_keys.get();
+    opts.keys = [keys] { return keys->Get(); };
+    opts.parser.max_events_per_request = config.limits.max_events_per_request;
+    opts.intake = intake.get();
+    opts.clock = options.clock;
+    native = std::make_unique<NativeEndpoint>(std::move(opts));
+    if (absl::Status added =
+            ingest_server->AddRoute(native->MakeRoute(config.limits.max_request_bytes));
+        !added.ok()) {
+      return added;
+    }
+  }
+  if (config.sources.dify.enabled) {
+    LangfuseEndpointOptions opts;
+    opts.path_prefix = config.sources.dify.path_prefix;
+    SecretWatch<config::DifyKeyPair>* keys = dify_keys.get();
+    opts.keys = [keys] { return keys->Get(); };
+    opts.assembler.capture_content = config.sources.dify.capture_content;
+    opts.limits.max_items = config.limits.max_events_per_request;
+    opts.intake = intake.get();
+    opts.clock = options.clock;
+    langfuse = std::make_unique<LangfuseEndpoint>(std::move(opts), registry);
+    for (http::Route& route : langfuse->MakeRoutes(
+             std::min<int64_t>(config.limits.max_request_bytes, kLangfuseMaxRequestBytes))) {
+      if (absl::Status added = ingest_server->AddRoute(std::move(route)); !added.ok()) {
+        return added;
+      }
+    }
+  }
   return ingest_server->Start();
 }
 
@@ -328,6 +506,16 @@ absl::Status IngestServer::Parts::Shutdown(absl::Time deadline) {
     }
   }
   writer.reset();  // finishes the queued appends; their answers go nowhere if cut off
+  // Sinks get what is left of the deadline; what they have not acknowledged is delivered again
+  // after the restart.
+  for (SinkParts& sink : sinks) {
+    if (sink.runner == nullptr) continue;
+    absl::Status stopped = sink.runner->Stop(deadline);
+    if (!stopped.ok()) {
+      spdlog::warn("sink {}: {}", sink.name, std::string(stopped.message()));
+      if (result.ok()) result = stopped;
+    }
+  }
   {
     absl::MutexLock watch_lock(&watch_mu);
     stop_watch = true;
@@ -369,6 +557,8 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(config::Ingest
   if (absl::Status s = p->OpenWal(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("write-ahead log: ", s.message()));
   }
+  p->SetNotReadyReason("starting the sinks");
+  if (absl::Status s = p->StartSinks(); !s.ok()) return s;
   p->SetNotReadyReason("starting the ingest listener");
   if (absl::Status s = p->StartIngestListener(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("ingest listener: ", s.message()));

@@ -3,8 +3,9 @@
 // watchers, sinks) and the order they start and stop in:
 //
 //   Start:    the metrics listener (/livez 200 at once, /readyz 503) → the secret files read
-//             (a missing or invalid key file fails the start) → WAL recovery → endpoints and
-//             sinks → the ingest listener → ready (/readyz 200).
+//             (a missing or invalid key file fails the start) → WAL recovery → sinks (one
+//             runner per destination, plus the JSON-lines file if asked) → endpoints → the
+//             ingest listener → ready (/readyz 200).
 //   Shutdown: not ready (/readyz 503, so endpoints stop sending new traffic) → the ingest
 //             listener drains (stops accepting, answers requests in flight) → the write pool
 //             finishes queued appends → sinks stop at their deadline (what they have not
@@ -53,6 +54,10 @@ struct IngestServerOptions {
   uint64_t wal_min_free_bytes = 256 << 20;
   // Called on a failed fdatasync (must not return in production; tests pass a recorder).
   std::function<void(const absl::Status&)> on_wal_fatal = wal::LogAndAbort;
+  // Set: a JSON-lines file sink writes every stored event to this file (local runs, the demo).
+  std::string jsonl_sink_path;
+  // The Amplitude destinations' HTTP client: its CA bundle (empty: the system's) and timeouts.
+  std::string destination_ca_file;
 };
 
 class IngestServer {

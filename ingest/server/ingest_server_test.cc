@@ -5,12 +5,15 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ingest/event/event_codec.h"
+#include "ingest/http/http_server.h"
 #include "ingest/http/test_client.h"
 #include "nlohmann/json.hpp"
 
@@ -177,6 +180,157 @@ TEST_F(IngestServerTest, ShutdownFailsReadinessStopsTheListenersAndKeepsWhatWasA
   EXPECT_EQ(StoredEvents(), 5);
   EXPECT_EQ(PostEvents(kKey, 1, "after").status, 200);
   EXPECT_EQ(StoredEvents(), 6);
+}
+
+TEST_F(IngestServerTest, NativeAndDifyApisWithTheConfigsMappingRules) {
+  config_.sources.dify.enabled = true;
+  config_.auth.dify_keys =
+      config::DifyKeyFiles{dir_ + "/secrets/dify-public", dir_ + "/secrets/dify-secret"};
+  WriteFile(config_.auth.dify_keys->public_key_file, "pk-lf-0123456789\n");
+  WriteFile(config_.auth.dify_keys->secret_key_file, "sk-lf-abcdefghij\n");
+  WriteFile(config_.auth.api_keys_file, absl::StrCat(kKey, " web amplitude,native\n"));
+  config::MappingRule identity;
+  identity.name = "native-identity";
+  identity.match.source = config::Source::kNative;
+  identity.action = config::Action::kCopy;
+  identity.from = "event_properties.user.id";
+  identity.target = "user_id";
+  config::MappingRule rename;
+  rename.name = "rename-message";
+  rename.match.event_type = "dify.message";
+  rename.action = config::Action::kRename;
+  rename.target = "chat message";
+  config_.mapping = {identity, rename};
+  StartServer();
+
+  // Native: identity from the payload by the rule.
+  absl::StatusOr<TestResponse> native = RoundTrip(
+      server_->ingest_port(), MakeRequest("POST", "/v1/events",
+                                          json({{"eventId", "native-1"},
+                                                {"eventType", "signup"},
+                                                {"timestamp", "2025-06-15T15:00:00Z"},
+                                                {"source", "web"},
+                                                {"payload", {{"user", {{"id", "user-12345"}}}}}})
+                                              .dump(),
+                                          {{"Content-Type", "application/json"},
+                                           {"Authorization", absl::StrCat("Bearer ", kKey)}}));
+  ASSERT_TRUE(native.ok()) << native.status();
+  ASSERT_EQ(native->status, 200) << native->body;
+
+  // Dify: a message trace with its generation, as Dify sends them.
+  const std::string basic =
+      "Basic " + absl::Base64Escape(std::string("pk-lf-0123456789:sk-lf-abcdefghij"));
+  json batch = json::array();
+  batch.push_back({{"id", "env-trace"},
+                   {"timestamp", "2025-06-15T15:00:03.000000"},
+                   {"type", "trace-create"},
+                   {"body",
+                    {{"id", "msg-1"},
+                     {"name", "message"},
+                     {"userId", "end-user-42"},
+                     {"sessionId", "conv-1"},
+                     {"metadata", {{"app_id", "app-1"}, {"app_name", "Support bot"}}}}}});
+  batch.push_back({{"id", "env-gen"},
+                   {"timestamp", "2025-06-15T15:00:03.000000"},
+                   {"type", "generation-create"},
+                   {"body",
+                    {{"id", "gen-1"},
+                     {"traceId", "msg-1"},
+                     {"name", "llm"},
+                     {"model", "gpt-4o"},
+                     {"startTime", "2025-06-15T15:00:00.000000"},
+                     {"endTime", "2025-06-15T15:00:02.000000"},
+                     {"usage", {{"promptTokens", 10}, {"completionTokens", 5}}}}}});
+  absl::StatusOr<TestResponse> dify =
+      RoundTrip(server_->ingest_port(),
+                MakeRequest("POST", "/dify/api/public/ingestion", json({{"batch", batch}}).dump(),
+                            {{"Content-Type", "application/json"}, {"Authorization", basic}}));
+  ASSERT_TRUE(dify.ok()) << dify.status();
+  ASSERT_EQ(dify->status, 207) << dify->body;
+  EXPECT_EQ(json::parse(dify->body)["errors"], json::array());
+  absl::StatusOr<TestResponse> projects =
+      RoundTrip(server_->ingest_port(),
+                MakeRequest("GET", "/dify/api/public/projects", "", {{"Authorization", basic}}));
+  ASSERT_TRUE(projects.ok());
+  EXPECT_EQ(projects->status, 200) << projects->body;
+
+  std::vector<Event> stored;
+  wal::WalReaderPtr reader = server_->wal().NewReader();
+  while (true) {
+    absl::StatusOr<std::optional<wal::WalRecord>> r = reader->Next(absl::InfinitePast());
+    if (!r.ok() || !r->has_value()) break;
+    absl::StatusOr<Event> e = DecodeEvent((*r)->payload);
+    ASSERT_TRUE(e.ok());
+    stored.push_back(*std::move(e));
+  }
+  ASSERT_GE(stored.size(), 2u);
+  EXPECT_EQ(stored[0].source, EventSource::kNative);
+  EXPECT_EQ(stored[0].project, "web");
+  EXPECT_EQ(stored[0].user_id, "user-12345");
+  bool chat_message = false;
+  for (const Event& e : stored) {
+    if (e.source != EventSource::kDify) continue;
+    EXPECT_EQ(e.project, config::kDifyProject);
+    EXPECT_EQ(e.user_id, "end-user-42");
+    chat_message = chat_message || e.event_type == "chat message";
+  }
+  EXPECT_TRUE(chat_message) << "the rename rule did not apply to dify.message";
+}
+
+TEST_F(IngestServerTest, StoredEventsReachTheAmplitudeDestinationAndTheJsonLinesSink) {
+  // A local stand-in for Amplitude that records the insert_ids of every upload.
+  absl::Mutex mu;
+  std::set<std::string> received;
+  http::HttpServer amplitude({});
+  http::Route route;
+  route.method = "POST";
+  route.path = "/2/httpapi";
+  route.handler = [&](http::Request request, http::Responder responder) {
+    const json body = json::parse(request.body);  // the server decodes gzip
+    absl::MutexLock lock(&mu);
+    for (const json& e : body["events"]) received.insert(e["insert_id"].get<std::string>());
+    responder.Respond(http::JsonResponse(200, R"({"code":200})"));
+  };
+  ASSERT_TRUE(amplitude.AddRoute(route).ok());
+  ASSERT_TRUE(amplitude.Start().ok());
+  WriteFile(dir_ + "/secrets/amplitude-key", "amplitude-project-key\n");
+  config::Destination destination;
+  destination.name = "product";
+  destination.amplitude = config::AmplitudeDestination{};
+  destination.amplitude->api_key_file = dir_ + "/secrets/amplitude-key";
+  destination.amplitude->endpoint = absl::StrCat("http://127.0.0.1:", amplitude.port());
+  destination.amplitude->batch_size = 3;
+  config_.destinations = {destination};
+  options_.jsonl_sink_path = dir_ + "/events.jsonl";
+  StartServer();
+
+  ASSERT_EQ(PostEvents(kKey, 6, "fwd").status, 200);
+  // Batches close at 3 events (Amplitude) or after the flush interval (the file): move the clock.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  auto delivered = [&] {
+    absl::MutexLock lock(&mu);
+    return received.size() == 6;
+  };
+  while (absl::Now() < deadline &&
+         !(delivered() && std::filesystem::exists(options_.jsonl_sink_path) &&
+           std::filesystem::file_size(options_.jsonl_sink_path) > 0)) {
+    clock_.Advance(absl::Seconds(2));
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(delivered());
+  std::ifstream lines(options_.jsonl_sink_path);
+  int n = 0;
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_TRUE(absl::StrContains(json::parse(line)["insert_id"].get<std::string>(), "fwd-"));
+    ++n;
+  }
+  EXPECT_EQ(n, 6);
+  const json health = json::parse(Get(server_->metrics_port(), "/healthz").body);
+  ASSERT_EQ(health["sinks"].size(), 2u) << health.dump();
+  EXPECT_EQ(health["sinks"][1]["name"], "amplitude.product");
+  EXPECT_EQ(health["sinks"][1]["state"], "ok");
+  EXPECT_TRUE(server_->Shutdown(absl::Now() + absl::Seconds(10)).ok());
+  (void)amplitude.Drain(absl::Now() + absl::Seconds(5));
 }
 
 TEST_F(IngestServerTest, AnInvalidConfigIsRefusedNamingTheField) {

@@ -57,6 +57,8 @@ int Main(int argc, char** argv) {
   int io_threads = 2;
   int writer_threads = 16;
   std::string ready_file;
+  std::string jsonl_sink;
+  std::string destination_ca_file;
   FlagSet flags("cohort-ingest");
   flags.Add("config", &config_path,
             "The ingest configuration file (YAML or JSON; docs/ingest-config.md).");
@@ -70,6 +72,10 @@ int Main(int argc, char** argv) {
   flags.Add("ready-file", &ready_file,
             "Once ready, write {\"ingestPort\":N,\"metricsPort\":N,\"pid\":N} here (for tests "
             "and local runs that configure port 0).");
+  flags.Add("jsonl-sink", &jsonl_sink,
+            "Also write every stored event to this JSON-lines file (local runs; at least once).");
+  flags.Add("destination-ca-file", &destination_ca_file,
+            "PEM CA bundle the Amplitude destinations trust (default: the system's).");
   absl::StatusOr<std::vector<std::string>> positional = flags.Parse(argc, argv);
   if (flags.help_requested()) {
     fputs(flags.Usage(kDescription).c_str(), stdout);
@@ -115,6 +121,8 @@ int Main(int argc, char** argv) {
   IngestServerOptions options;
   options.io_threads = io_threads;
   options.writer_threads = writer_threads;
+  options.jsonl_sink_path = jsonl_sink;
+  options.destination_ca_file = destination_ca_file;
   absl::StatusOr<std::unique_ptr<IngestServer>> server =
       IngestServer::Start(*std::move(config), options);
   if (!server.ok()) return fail("starting", server.status());

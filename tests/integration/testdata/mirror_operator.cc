@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/flag_set.h"
 #include "operator/app.h"
 #include "operator/applier.h"
-#include "common/flag_set.h"
 #include "operator/informer.h"
 #include "operator/resource.h"
 #include "spdlog/spdlog.h"
