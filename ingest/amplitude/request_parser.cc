@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "ingest/amplitude/compact_json.h"
 #include "ingest/amplitude/validation.h"
 #include "ingest/event/json_text.h"
 
@@ -115,62 +116,6 @@ bool ScalarText(element value, std::string* out) {
     case element_type::ARRAY:
     case element_type::OBJECT:
       return false;
-  }
-  return false;
-}
-
-// Re-serializes `value` compactly, truncating strings and keys. False when a container sits
-// deeper than kMaxPropertyDepth (`depth` is the level of `value` if it is a container).
-bool AppendCompact(element value, int depth, std::string* out) {
-  switch (value.type()) {
-    case element_type::OBJECT: {
-      if (depth > kMaxPropertyDepth) return false;
-      out->push_back('{');
-      bool first = true;
-      // Copied out first: a range-for over value_unsafe() of a temporary would dangle.
-      const simdjson::dom::object object = value.get_object().value_unsafe();
-      for (simdjson::dom::key_value_pair field : object) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendJsonString(TruncateToCodePoints(field.key, kMaxStringCodePoints), out);
-        out->push_back(':');
-        if (!AppendCompact(field.value, depth + 1, out)) return false;
-      }
-      out->push_back('}');
-      return true;
-    }
-    case element_type::ARRAY: {
-      if (depth > kMaxPropertyDepth) return false;
-      out->push_back('[');
-      bool first = true;
-      const simdjson::dom::array array = value.get_array().value_unsafe();
-      for (element item : array) {
-        if (!first) out->push_back(',');
-        first = false;
-        if (!AppendCompact(item, depth + 1, out)) return false;
-      }
-      out->push_back(']');
-      return true;
-    }
-    case element_type::STRING:
-      AppendJsonString(
-          TruncateToCodePoints(value.get_string().value_unsafe(), kMaxStringCodePoints), out);
-      return true;
-    case element_type::INT64:
-      AppendJsonInt(value.get_int64().value_unsafe(), out);
-      return true;
-    case element_type::UINT64:
-      AppendJsonUint(value.get_uint64().value_unsafe(), out);
-      return true;
-    case element_type::DOUBLE:
-      AppendJsonDouble(value.get_double().value_unsafe(), out);
-      return true;
-    case element_type::BOOL:
-      out->append(value.get_bool().value_unsafe() ? "true" : "false");
-      return true;
-    case element_type::NULL_VALUE:
-      out->append("null");
-      return true;
   }
   return false;
 }
@@ -381,7 +326,7 @@ ParsedRequest RequestParser::Parse(std::string_view body, const RequestContext& 
           if (is_null) break;
           // Built in a reused buffer, then copied once at its final size.
           impl_->scratch.clear();
-          ok = value.type() == element_type::OBJECT && AppendCompact(value, 1, &impl_->scratch);
+          ok = value.type() == element_type::OBJECT && AppendCompactJson(value, 1, &impl_->scratch);
           if (ok) text.assign(impl_->scratch);
           break;
         }

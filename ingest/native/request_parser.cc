@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "ingest/amplitude/compact_json.h"
 #include "ingest/amplitude/validation.h"
 #include "ingest/event/json_text.h"
 
@@ -91,63 +92,6 @@ std::optional<int64_t> ParseRfc3339Ms(std::string_view s) {
 
 namespace {
 
-// Re-serializes `value` compactly, truncating strings and keys; false when a container sits deeper
-// than kMaxPayloadDepth (`depth`: the level of `value` if it is a container).
-bool AppendCompact(element value, int depth, std::string* out) {
-  switch (value.type()) {
-    case element_type::OBJECT: {
-      if (depth > kMaxPayloadDepth) return false;
-      out->push_back('{');
-      bool first = true;
-      const simdjson::dom::object object = value.get_object().value_unsafe();
-      for (simdjson::dom::key_value_pair field : object) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendJsonString(
-            amplitude::TruncateToCodePoints(field.key, amplitude::kMaxStringCodePoints), out);
-        out->push_back(':');
-        if (!AppendCompact(field.value, depth + 1, out)) return false;
-      }
-      out->push_back('}');
-      return true;
-    }
-    case element_type::ARRAY: {
-      if (depth > kMaxPayloadDepth) return false;
-      out->push_back('[');
-      bool first = true;
-      const simdjson::dom::array array = value.get_array().value_unsafe();
-      for (element item : array) {
-        if (!first) out->push_back(',');
-        first = false;
-        if (!AppendCompact(item, depth + 1, out)) return false;
-      }
-      out->push_back(']');
-      return true;
-    }
-    case element_type::STRING:
-      AppendJsonString(amplitude::TruncateToCodePoints(value.get_string().value_unsafe(),
-                                                       amplitude::kMaxStringCodePoints),
-                       out);
-      return true;
-    case element_type::INT64:
-      AppendJsonInt(value.get_int64().value_unsafe(), out);
-      return true;
-    case element_type::UINT64:
-      AppendJsonUint(value.get_uint64().value_unsafe(), out);
-      return true;
-    case element_type::DOUBLE:
-      AppendJsonDouble(value.get_double().value_unsafe(), out);
-      return true;
-    case element_type::BOOL:
-      out->append(value.get_bool().value_unsafe() ? "true" : "false");
-      return true;
-    case element_type::NULL_VALUE:
-      out->append("null");
-      return true;
-  }
-  return false;
-}
-
 Rejection Reject(std::string field, std::string error, int status = 400) {
   return Rejection{status, std::move(error), std::move(field)};
 }
@@ -227,7 +171,7 @@ std::optional<Rejection> ParseEnvelope(element item, const std::string& prefix, 
       return Reject(name("payload"), "must be a JSON object");
     }
     std::string& props = event->json_field(JsonField::kEventProperties);
-    if (!AppendCompact(*payload, 1, &props)) {
+    if (!amplitude::AppendCompactJson(*payload, 1, &props)) {
       return Reject(name("payload"),
                     absl::StrCat("nested deeper than ", kMaxPayloadDepth, " levels"));
     }
