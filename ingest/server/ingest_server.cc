@@ -38,6 +38,9 @@ struct IngestServer::Parts {
   std::unique_ptr<IngestMetrics> metrics;
   std::vector<CollectHookHandle> hooks;
   std::atomic<bool> ready{false};
+  // Set (release) once the WAL and the sinks exist; /healthz, served from the start, reads them
+  // only after seeing it (acquire).
+  std::atomic<bool> parts_started{false};
   mutable absl::Mutex reason_mu;
   std::string not_ready_reason ABSL_GUARDED_BY(reason_mu) = "starting";
 
@@ -203,6 +206,7 @@ absl::Status IngestServer::Parts::StartMetricsListener() {
 nlohmann::json IngestServer::Parts::Health() const {
   nlohmann::json health = {{"status", ready.load() ? "ok" : "not ready"}};
   if (!ready.load()) health["reason"] = NotReadyReason();
+  if (!parts_started.load(std::memory_order_acquire)) return health;
   if (wal != nullptr) {
     const wal::Wal::Stats s = wal->stats();
     health["wal"] = {{"bytes", s.total_bytes},
@@ -559,6 +563,7 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(config::Ingest
   }
   p->SetNotReadyReason("starting the sinks");
   if (absl::Status s = p->StartSinks(); !s.ok()) return s;
+  p->parts_started.store(true, std::memory_order_release);
   p->SetNotReadyReason("starting the ingest listener");
   if (absl::Status s = p->StartIngestListener(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("ingest listener: ", s.message()));

@@ -37,7 +37,7 @@ def main():
 
     local_secrets = out / "secrets"
     for mount in container["volumeMounts"]:
-        volume = volumes[mount["name"]]
+        volume = volumes.get(mount["name"], {})  # the data volume comes from a claim template
         if "secret" not in volume or not mount["mountPath"].startswith(SECRETS_DIR):
             continue
         secret = kubectl_json("get", "-n", namespace, "secret", volume["secret"]["secretName"])
