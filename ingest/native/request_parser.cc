@@ -235,6 +235,7 @@ ParsedRequest RequestParser::Parse(std::string_view body, absl::Time received) {
     Event event;
     if (auto r = ParseEnvelope(doc, "", received_ms, &event)) return reject(*std::move(r));
     result.events.push_back(std::move(event));
+    result.single_envelope = true;
     return result;
   }
   const int64_t count = static_cast<int64_t>(array.size());

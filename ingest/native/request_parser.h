@@ -62,6 +62,8 @@ struct ParsedRequest {
   // Empty when rejected.
   std::vector<Event> events;
   std::optional<Rejection> rejection;  // set: answer it and store nothing
+  // The body was one envelope (fields are named "<member>", not "events[i].<member>").
+  bool single_envelope = false;
 };
 
 // Keeps its parsing buffers between requests: one per thread at a time (thread-compatible).

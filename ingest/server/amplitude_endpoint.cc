@@ -116,6 +116,7 @@ void AmplitudeEndpoint::Handle(amplitude::Endpoint endpoint, http::Request reque
             r.Respond(ToHttp(amplitude::ErrorResponse(
                 503, "Not stored: the ingest cannot write now; retry later")));
             return;
+          case IntakeOutcome::Kind::kInvalid:  // not asked for: the parser requires an id
           case IntakeOutcome::Kind::kFailed:
             r.Respond(ToHttp(amplitude::ErrorResponse(
                 500, "Write failed; the events may or may not be stored; retry")));

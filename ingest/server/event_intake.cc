@@ -28,7 +28,7 @@ DedupKey DedupKeyOf(const Event& event) {
 
 EventIntake::EventIntake(EventIntakeOptions options) : options_(std::move(options)) {}
 
-void EventIntake::Submit(std::vector<Event> events, Done done) {
+void EventIntake::Submit(std::vector<Event> events, Done done, SubmitOptions submit) {
   auto pending = std::make_shared<Pending>();
   IntakeOutcome& outcome = pending->outcome;
   if (!events.empty()) pending->source = events.front().source;
@@ -51,6 +51,9 @@ void EventIntake::Submit(std::vector<Event> events, Done done) {
           break;
         case IntakeOutcome::Kind::kFailed:
           metrics->CountEvents(source, EventOutcome::kFailed, total - result.dropped);
+          break;
+        case IntakeOutcome::Kind::kInvalid:
+          metrics->CountRejectedRequest(source, "no_identity");
           break;
       }
     }
@@ -78,6 +81,19 @@ void EventIntake::Submit(std::vector<Event> events, Done done) {
   auto index_of = [&origin](size_t i) {
     return origin.empty() ? static_cast<int64_t>(i) : origin[i];
   };
+
+  if (submit.require_identity) {
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (kept[i].user_id.empty() && kept[i].device_id.empty()) {
+        outcome.invalid_events.push_back(index_of(i));
+      }
+    }
+    if (!outcome.invalid_events.empty()) {
+      outcome.kind = IntakeOutcome::Kind::kInvalid;
+      finish(pending->source, std::move(outcome), done);
+      return;
+    }
+  }
 
   // Rate limits: one token per event from its device's and its user's bucket, all or nothing.
   std::vector<ActorDemand> demands;

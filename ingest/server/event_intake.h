@@ -46,6 +46,8 @@ struct IntakeOutcome {
     kThrottled,    // nothing written: `throttled` lists the actors over their rate
     kUnavailable,  // nothing written: the log refuses (disk cap) or the write queue is full
     kFailed,       // a log error: the events may or may not be stored (a retry is harmless)
+    kInvalid,      // nothing written: `invalid_events` were left without identity by the rules
+                   // (only with SubmitOptions::require_identity)
   };
   Kind kind = Kind::kStored;
   absl::Status status;  // kUnavailable and kFailed: why (for logs, never for clients verbatim)
@@ -53,6 +55,9 @@ struct IntakeOutcome {
   // kThrottled: the indexes (into Submit's `events`) of the events whose device or user is
   // throttled, ascending.
   std::vector<int64_t> throttled_events;
+  // kInvalid: the indexes (into Submit's `events`) of the events that have neither a user_id nor
+  // a device_id after the mapping rules, ascending.
+  std::vector<int64_t> invalid_events;
   int64_t written = 0;     // events appended to the log
   int64_t duplicates = 0;  // events the dedup window had already seen
   int64_t dropped = 0;     // events a mapping rule dropped
@@ -61,6 +66,13 @@ struct IntakeOutcome {
 // What dedup keys an event by: its project, its device (or, without one, its user) and its
 // insert id. An event without an insert id is never a duplicate.
 DedupKey DedupKeyOf(const Event& event);
+
+struct SubmitOptions {
+  // Refuse the request (kInvalid) if the mapping rules leave an event without both user_id and
+  // device_id: for APIs whose identity comes from rules (native), since an event without an actor
+  // counts toward no number and no rate limit, and Amplitude refuses it.
+  bool require_identity = false;
+};
 
 class EventIntake {
  public:
@@ -74,7 +86,7 @@ class EventIntake {
   // through the path above. `done` runs exactly once, on the
   // calling thread when nothing needs the log (throttled, all dropped or duplicates, queue full)
   // and on a log writer thread otherwise.
-  void Submit(std::vector<Event> events, Done done);
+  void Submit(std::vector<Event> events, Done done, SubmitOptions submit = {});
 
   const ActorRateLimiter& limiter() const { return *options_.limiter; }
 

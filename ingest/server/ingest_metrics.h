@@ -6,7 +6,8 @@
 //       (a mapping rule), throttled (429), unavailable (503), failed (500)
 //   cohort_ingest_rejected_requests_total{source,reason}  requests refused before their events
 //       were looked at one by one: invalid (400: body, fields), unauthorized (bad or missing
-//       key), too_many_events (413)
+//       key), too_many_events (413), no_identity (400: the mapping rules left an event without
+//       user_id and device_id)
 //   cohort_ingest_requests_total{route,code}        HTTP answers by route and status
 //   cohort_ingest_request_duration_seconds{route}   header parsed → answer started
 //   cohort_ingest_http_rejections_total{reason}     the HTTP layer's own refusals (http_server.h)
@@ -56,7 +57,7 @@ class IngestMetrics {
       events_[static_cast<int>(source)][static_cast<int>(outcome)]->Inc(static_cast<double>(n));
     }
   }
-  // `reason`: "invalid", "unauthorized", "too_many_events".
+  // `reason`: "invalid", "unauthorized", "too_many_events", "no_identity".
   void CountRejectedRequest(EventSource source, std::string_view reason);
   // For HttpServerOptions::on_response.
   void ObserveResponse(const std::string& route, int status, absl::Duration latency);

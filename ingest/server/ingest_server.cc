@@ -467,6 +467,7 @@ absl::Status IngestServer::Parts::StartIngestListener() {
     opts.keys = [keys] { return keys->Get(); };
     opts.parser.max_events_per_request = config.limits.max_events_per_request;
     opts.intake = intake.get();
+    opts.metrics = metrics.get();
     opts.clock = options.clock;
     native = std::make_unique<NativeEndpoint>(std::move(opts));
     if (absl::Status added =

@@ -193,6 +193,7 @@ void LangfuseEndpoint::HandleIngestion(http::Request request, http::Responder re
         pending->responder->Respond(
             Error(503, "Not stored: the ingest cannot write now; retry later"));
         return;
+      case IntakeOutcome::Kind::kInvalid:  // not asked for: every Dify event has an actor
       case IntakeOutcome::Kind::kFailed:
         CountItems(pending->items, "rejected", {"failed"});
         pending->responder->Respond(

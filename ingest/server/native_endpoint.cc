@@ -102,10 +102,17 @@ void NativeEndpoint::ReturnParser(std::unique_ptr<native::RequestParser> parser)
   parsers_.push_back(std::move(parser));
 }
 
+void NativeEndpoint::CountRejected(std::string_view reason) {
+  if (options_.metrics != nullptr) {
+    options_.metrics->CountRejectedRequest(EventSource::kNative, reason);
+  }
+}
+
 void NativeEndpoint::Handle(http::Request request, http::Responder responder) {
   // The key first: an unauthenticated client learns nothing about its body.
   const std::optional<std::string_view> key = PresentedKey(request);
   if (!key) {
+    CountRejected("unauthorized");
     responder.Respond(
         Error(401, "missing API key: send \"Authorization: Bearer <key>\"", "Authorization"));
     return;
@@ -113,6 +120,7 @@ void NativeEndpoint::Handle(http::Request request, http::Responder responder) {
   const std::shared_ptr<const config::ApiKeySet> keys = options_.keys();
   const config::ApiKeyGrant* grant = keys->Find(*key);
   if (grant == nullptr || !grant->Allows(config::Source::kNative)) {
+    CountRejected("unauthorized");
     responder.Respond(Error(401, "invalid API key for the native API", "Authorization"));
     return;
   }
@@ -121,6 +129,7 @@ void NativeEndpoint::Handle(http::Request request, http::Responder responder) {
   native::ParsedRequest parsed = parser->Parse(request.body, options_.clock->Now());
   ReturnParser(std::move(parser));
   if (parsed.rejection) {
+    CountRejected(parsed.rejection->status == 413 ? "too_many_events" : "invalid");
     responder.Respond(http::JsonResponse(parsed.rejection->status, parsed.rejection->Body()));
     return;
   }
@@ -130,7 +139,8 @@ void NativeEndpoint::Handle(http::Request request, http::Responder responder) {
   // Responder is move-only and std::function needs a copyable callable: share it.
   auto shared_responder = std::make_shared<http::Responder>(std::move(responder));
   options_.intake->Submit(
-      std::move(parsed.events), [shared_responder, accepted](IntakeOutcome outcome) {
+      std::move(parsed.events),
+      [shared_responder, accepted, single = parsed.single_envelope](IntakeOutcome outcome) {
         http::Responder& r = *shared_responder;
         switch (outcome.kind) {
           case IntakeOutcome::Kind::kStored: {
@@ -153,8 +163,19 @@ void NativeEndpoint::Handle(http::Request request, http::Responder responder) {
           case IntakeOutcome::Kind::kFailed:
             r.Respond(Error(500, "write failed; the events may or may not be stored; retry"));
             return;
+          case IntakeOutcome::Kind::kInvalid: {
+            const int64_t first = outcome.invalid_events.front();
+            r.Respond(Error(400,
+                            absl::StrCat("no user_id or device_id after the mapping rules (",
+                                         outcome.invalid_events.size(),
+                                         " events): map one from the payload, e.g. Copy "
+                                         "payload.user.id to user_id; nothing was stored"),
+                            single ? "payload" : absl::StrCat("events[", first, "].payload")));
+            return;
+          }
         }
-      });
+      },
+      SubmitOptions{.require_identity = true});
 }
 
 }  // namespace cohort::ingest

@@ -11,7 +11,8 @@
 // Answers (JSON, a `code` in every body):
 //   200 {"code":200,"accepted":N,"duplicates":D,"dropped":R} — N events in the request, D of them
 //       already in the dedup window, R dropped by mapping rules (all acknowledged).
-//   400 {"code":400,"error":...,"field":"events[3].timestamp"} — request_parser.h.
+//   400 {"code":400,"error":...,"field":"events[3].timestamp"} — request_parser.h; or
+//       "events[i].payload" (or "payload") when the rules leave an event without identity.
 //   401 {"code":401,"error":...,"field":"Authorization"} — missing key, unknown key, or a key that
 //       does not grant the native source (one answer for all three).
 //   413 too many events ({"field":"events"}) or a body over the route's limit (the HTTP layer).
@@ -21,10 +22,10 @@
 //   500 a WAL error: the events may or may not be stored; the retry is deduplicated by eventId.
 //
 // Identity: the parser leaves user_id and device_id empty; the pipeline's mapping rules (run
-// inside EventIntake) take them from the payload. An event that still has neither after mapping
-// is stored (system events such as a deploy have no user); it is not rate-limited per actor, and
-// an Amplitude destination will refuse it (its dead-letter file says so). Requiring identity needs
-// the check after mapping, i.e. in EventIntake: not done here.
+// inside EventIntake) take them from the payload. A request with an event that still has neither
+// after mapping is refused whole (400 naming "events[i].payload", nothing stored; EventIntake's
+// require_identity): such an event would count toward no number and no rate limit, and Amplitude
+// refuses it.
 //
 // Thread-safe: Handle runs on any number of I/O threads at once. Everything referenced in the
 // options must outlive the endpoint.
@@ -51,6 +52,7 @@ struct NativeEndpointOptions {
   native::ParserOptions parser;  // max_events_per_request from config::Limits
   // Mapping, limits, dedup and the log (event_intake.h).
   EventIntake* intake = nullptr;
+  IngestMetrics* metrics = nullptr;  // null: requests refused here are not counted
   Clock* clock = &RealClock::Get();
 };
 
@@ -67,6 +69,7 @@ class NativeEndpoint {
   void Handle(http::Request request, http::Responder responder);
 
  private:
+  void CountRejected(std::string_view reason);
   std::unique_ptr<native::RequestParser> TakeParser() ABSL_LOCKS_EXCLUDED(mu_);
   void ReturnParser(std::unique_ptr<native::RequestParser> parser) ABSL_LOCKS_EXCLUDED(mu_);
 

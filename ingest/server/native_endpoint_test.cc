@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ingest/event/event_codec.h"
@@ -196,6 +197,23 @@ TEST_F(NativeEndpointTest, AnInvalidEventIs400NamingTheFieldAndStoresNothing) {
   json body = json::parse(r.body);
   EXPECT_EQ(body["code"], 400);
   EXPECT_EQ(body["field"], "events[3].timestamp");
+  EXPECT_TRUE(Stored().empty());
+}
+
+TEST_F(NativeEndpointTest, AnEventTheRulesLeaveWithoutIdentityIs400AndStoresNothing) {
+  json events = Envelopes(3);
+  events[1]["payload"] = {{"note", "no user, no device"}};
+  TestResponse r = Post(json{{"events", events}});
+  ASSERT_EQ(r.status, 400) << r.body;
+  const json body = json::parse(r.body);
+  EXPECT_EQ(body["code"], 400);
+  EXPECT_EQ(body["field"], "events[1].payload");
+  EXPECT_TRUE(absl::StrContains(body["error"].get<std::string>(), "user_id or device_id"));
+  EXPECT_TRUE(Stored().empty());
+
+  TestResponse single = Post(events[1]);
+  ASSERT_EQ(single.status, 400) << single.body;
+  EXPECT_EQ(json::parse(single.body)["field"], "payload");
   EXPECT_TRUE(Stored().empty());
 }
 
