@@ -83,7 +83,7 @@ class FakeSink final : public Sink {
   absl::Mutex mu;
   std::vector<SinkBatch> delivered;
   std::vector<std::string> ids;
-  int attempts = 0;
+  std::atomic<int> attempts{0};  // read by the tests without `mu`
 };
 
 class SinkRunnerTest : public ::testing::Test {
@@ -176,13 +176,16 @@ TEST_F(SinkRunnerTest, AcksOnlyTheContiguousPrefixOfCompletedBatches) {
   sink.hook = [&](const SinkBatch& batch, DeliveryControl& control) {
     absl::MutexLock lock(&gate_mu);
     started.insert(batch.sequence);
-    const auto go = [&] { return released.count(batch.sequence) > 0; };
-    gate_mu.Await(absl::Condition(&go));
-    (void)control;
-    return absl::OkStatus();
+    // Cancellable, so a failed expectation below ends in a failure, not a hang.
+    const auto go = [&] { return released.count(batch.sequence) > 0 || control.cancelled(); };
+    while (!gate_mu.AwaitWithTimeout(absl::Condition(&go), absl::Milliseconds(10))) {
+    }
+    return control.cancelled() ? absl::CancelledError("stopping") : absl::OkStatus();
   };
   SinkRunnerOptions options = Options();
   options.concurrency = 3;
+  // Batches close by size only: a slow reader (sanitizers) must not split them by time.
+  options.flush_interval = absl::Hours(1);
   SinkRunner runner(*wal_, sink, options);
   ASSERT_TRUE(runner.Start().ok());
   ASSERT_TRUE(WaitFor([&] {
@@ -226,7 +229,9 @@ TEST_F(SinkRunnerTest, StopAtDeadlineThenRestartResumesFromLastAck) {
       }
       return absl::CancelledError("stopping");
     };
-    SinkRunner runner(*wal_, sink, Options());
+    SinkRunnerOptions options = Options();
+    options.flush_interval = absl::Hours(1);  // batches of exactly 10, whatever the reader's speed
+    SinkRunner runner(*wal_, sink, options);
     ASSERT_TRUE(runner.Start().ok());
     ASSERT_TRUE(WaitFor([&] { return sink.Batches() == 1 && sink.attempts >= 1; }));
     ASSERT_TRUE(WaitFor([&] { return runner.acked() != Lsn{}; }));
