@@ -311,20 +311,23 @@ TEST_F(IngestServerTest, StoredEventsReachTheAmplitudeDestinationAndTheJsonLines
     absl::MutexLock lock(&mu);
     return received.size() == 6;
   };
-  while (absl::Now() < deadline &&
-         !(delivered() && std::filesystem::exists(options_.jsonl_sink_path) &&
-           std::filesystem::file_size(options_.jsonl_sink_path) > 0)) {
+  // The file sink may write the 6 events in more than one batch: wait for all of them.
+  auto file_lines = [&] {
+    std::vector<std::string> lines;
+    std::ifstream in(options_.jsonl_sink_path);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  };
+  while (absl::Now() < deadline && !(delivered() && file_lines().size() == 6)) {
     clock_.Advance(absl::Seconds(2));
     absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_TRUE(delivered());
-  std::ifstream lines(options_.jsonl_sink_path);
-  int n = 0;
-  for (std::string line; std::getline(lines, line);) {
+  const std::vector<std::string> lines = file_lines();
+  EXPECT_EQ(lines.size(), 6u);
+  for (const std::string& line : lines) {
     EXPECT_TRUE(absl::StrContains(json::parse(line)["insert_id"].get<std::string>(), "fwd-"));
-    ++n;
   }
-  EXPECT_EQ(n, 6);
   const json health = json::parse(Get(server_->metrics_port(), "/healthz").body);
   ASSERT_EQ(health["sinks"].size(), 2u) << health.dump();
   EXPECT_EQ(health["sinks"][1]["name"], "amplitude.product");
