@@ -24,7 +24,7 @@
 #include "ingest/sinks/amplitude_sink.h"
 #include "ingest/sinks/dead_letter.h"
 #include "ingest/sinks/file_sink.h"
-#include "ingest/sinks/http_client.h"
+#include "common/http_client.h"
 #include "ingest/sinks/sink_runner.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -66,7 +66,7 @@ struct IngestServer::Parts {
     sinks::AmplitudeSink* amplitude = nullptr;  // when `sink` is an Amplitude destination
     std::unique_ptr<sinks::SinkRunner> runner;
   };
-  std::unique_ptr<sinks::HttpClient> http_client;
+  std::unique_ptr<HttpClient> http_client;
   std::unique_ptr<sinks::DeadLetterFile> dead_letter;
   std::vector<SinkParts> sinks;
   std::unique_ptr<DurableWriter> writer;
@@ -362,9 +362,9 @@ absl::Status IngestServer::Parts::StartSinks() {
   for (const config::Destination& destination : config.destinations) {
     if (!destination.amplitude.has_value()) continue;
     if (http_client == nullptr) {
-      sinks::HttpClientOptions client;
+      HttpClientOptions client;
       client.ca_file = options.destination_ca_file;
-      absl::StatusOr<std::unique_ptr<sinks::HttpClient>> made = sinks::MakeHttpClient(client);
+      absl::StatusOr<std::unique_ptr<HttpClient>> made = MakeHttpClient(client);
       if (!made.ok()) return made.status();
       http_client = *std::move(made);
     }

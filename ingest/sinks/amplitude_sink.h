@@ -50,7 +50,7 @@
 #include "common/metrics.h"
 #include "config/ingest_config.h"
 #include "ingest/sinks/dead_letter.h"
-#include "ingest/sinks/http_client.h"
+#include "common/http_client.h"
 #include "ingest/sinks/sink.h"
 
 namespace cohort::ingest::sinks {

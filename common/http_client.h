@@ -1,8 +1,8 @@
-// A small blocking HTTP/1.1 client for sinks that POST batches (the Amplitude destination):
-// http:// and https:// (system CA store or a given CA file, hostname verification, SNI),
-// connect and request timeouts, keep-alive connections reused across calls. Behind an interface
-// so a destination can be tested against anything that speaks HTTP; tests use a real local
-// server over loopback.
+// A small blocking HTTP/1.1 client for code that POSTs to a service (the Amplitude destination,
+// the ClickHouse store): http:// and https:// (system CA store or a given CA file, hostname
+// verification, SNI), connect and request timeouts, keep-alive connections reused across calls.
+// Behind an interface so a destination can be tested against anything that speaks HTTP; tests use a
+// real local server over loopback.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace cohort::ingest::sinks {
+namespace cohort {
 
 struct HttpResponse {
   int status = 0;
@@ -50,4 +50,4 @@ struct HttpClientOptions {
 // Errors: kInvalidArgument when the TLS context cannot be set up (e.g. an unreadable ca_file).
 [[nodiscard]] absl::StatusOr<std::unique_ptr<HttpClient>> MakeHttpClient(HttpClientOptions options);
 
-}  // namespace cohort::ingest::sinks
+}  // namespace cohort

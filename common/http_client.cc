@@ -1,4 +1,4 @@
-#include "ingest/sinks/http_client.h"
+#include "common/http_client.h"
 
 #include <exception>
 #include <functional>
@@ -17,7 +17,7 @@
 #include "boost/beast/http.hpp"
 #include "boost/beast/ssl.hpp"
 
-namespace cohort::ingest::sinks {
+namespace cohort {
 namespace {
 
 namespace asio = boost::asio;
@@ -268,4 +268,4 @@ absl::StatusOr<std::unique_ptr<HttpClient>> MakeHttpClient(HttpClientOptions opt
   }
 }
 
-}  // namespace cohort::ingest::sinks
+}  // namespace cohort
