@@ -1,4 +1,4 @@
-#include "ingest/wal/crc32c.h"
+#include "common/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace cohort::ingest::wal {
+namespace cohort {
 namespace {
 
 constexpr uint32_t kPolyReflected = 0x82F63B78u;
@@ -64,4 +64,4 @@ uint32_t Crc32cExtend(uint32_t crc, const char* data, size_t n) {
                                    : Crc32cExtendPortable(crc, data, n);
 }
 
-}  // namespace cohort::ingest::wal
+}  // namespace cohort

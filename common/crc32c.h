@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace cohort::ingest::wal {
+namespace cohort {
 
 // The CRC32C of `data` appended to a stream whose CRC32C so far is `crc` (0 for an empty stream):
 // Crc32cExtend(Crc32c(a), b) == Crc32c(a + b).
@@ -31,4 +31,4 @@ inline uint32_t UnmaskCrc(uint32_t masked) {
   return (rot >> 17) | (rot << 15);
 }
 
-}  // namespace cohort::ingest::wal
+}  // namespace cohort

@@ -1,10 +1,10 @@
-#include "ingest/wal/crc32c.h"
+#include "common/crc32c.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace cohort::ingest::wal {
+namespace cohort {
 namespace {
 
 using CrcFn = uint32_t (*)(uint32_t, const char*, size_t);
@@ -75,4 +75,4 @@ TEST(Crc32cMaskTest, RoundTripsAndChangesTheValue) {
 }
 
 }  // namespace
-}  // namespace cohort::ingest::wal
+}  // namespace cohort

@@ -1,8 +1,8 @@
-#include "ingest/wal/fault_env.h"
+#include "common/fault_env.h"
 
 #include <algorithm>
 
-namespace cohort::ingest::wal {
+namespace cohort {
 
 class FaultWritableFile final : public WritableFile {
  public:
@@ -58,4 +58,4 @@ absl::StatusOr<uint64_t> FaultEnv::FreeBytes(const std::string& path) {
   return base_.FreeBytes(path);
 }
 
-}  // namespace cohort::ingest::wal
+}  // namespace cohort

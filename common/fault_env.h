@@ -1,6 +1,7 @@
 // An Env wrapper that injects the failures a disk can produce, for tests of the write-ahead log:
 // failing fdatasync/fsync, failing writes, torn writes (a prefix reaches the file, then an error),
-// ENOSPC, a fake free-space figure. Everything else passes through to the wrapped Env.
+// ENOSPC, a fake free-space figure (the write-ahead log and the event store use it). Everything
+// else passes through to the wrapped Env.
 //
 // Thread-safe. The wrapped Env must outlive this object, and this object every file it opened.
 #pragma once
@@ -9,9 +10,9 @@
 #include <cstdint>
 #include <string>
 
-#include "ingest/wal/wal_env.h"
+#include "common/file_env.h"
 
-namespace cohort::ingest::wal {
+namespace cohort {
 
 class FaultEnv final : public Env {
  public:
@@ -74,4 +75,4 @@ class FaultEnv final : public Env {
   std::atomic<int64_t> dir_syncs_{0};
 };
 
-}  // namespace cohort::ingest::wal
+}  // namespace cohort

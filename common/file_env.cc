@@ -1,4 +1,4 @@
-#include "ingest/wal/wal_env.h"
+#include "common/file_env.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace cohort::ingest::wal {
+namespace cohort {
 namespace {
 
 absl::Status ErrnoStatus(std::string_view op, const std::string& path, int err) {
@@ -208,4 +208,4 @@ absl::Status WriteFileAtomically(Env& env, const std::string& dir, const std::st
   return status;
 }
 
-}  // namespace cohort::ingest::wal
+}  // namespace cohort

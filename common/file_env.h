@@ -1,5 +1,6 @@
-// The filesystem as the write-ahead log sees it (like leveldb's Env): a few calls, so tests can
-// inject faults (fault_env.h) and the WAL code never touches POSIX directly. Errors are
+// The filesystem as durable storage code sees it (like leveldb's Env): a few calls, so tests can
+// inject faults (fault_env.h) and the write-ahead log, the sinks and the event store never touch
+// POSIX directly. Errors are
 // absl::Status: ENOSPC and EDQUOT map to kResourceExhausted, ENOENT to kNotFound, everything
 // else to kInternal with the path and strerror in the message.
 //
@@ -15,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace cohort::ingest::wal {
+namespace cohort {
 
 // A file open for appending. Writes go to the end of the file.
 class WritableFile {
@@ -85,4 +86,4 @@ Env& PosixEnv();
 [[nodiscard]] absl::Status WriteFileAtomically(Env& env, const std::string& dir,
                                                const std::string& path, std::string_view data);
 
-}  // namespace cohort::ingest::wal
+}  // namespace cohort

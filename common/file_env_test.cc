@@ -1,18 +1,18 @@
-#include "ingest/wal/wal_env.h"
+#include "common/file_env.h"
 
 #include <stdlib.h>
 
 #include <algorithm>
 #include <string>
 
+#include "common/fault_env.h"
 #include "gtest/gtest.h"
-#include "ingest/wal/fault_env.h"
 
-namespace cohort::ingest::wal {
+namespace cohort {
 namespace {
 
 std::string MakeTempDir() {
-  std::string tmpl = ::testing::TempDir() + "/wal_env_test.XXXXXX";
+  std::string tmpl = ::testing::TempDir() + "/file_env_test.XXXXXX";
   EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
   return tmpl;
 }
@@ -101,4 +101,4 @@ TEST(FaultEnvTest, InjectsEachFault) {
 }
 
 }  // namespace
-}  // namespace cohort::ingest::wal
+}  // namespace cohort

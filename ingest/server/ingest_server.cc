@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "common/http_client.h"
 #include "common/process_metrics.h"
 #include "config/secret_files.h"
 #include "ingest/admission/actor_rate_limiter.h"
@@ -24,7 +25,6 @@
 #include "ingest/sinks/amplitude_sink.h"
 #include "ingest/sinks/dead_letter.h"
 #include "ingest/sinks/file_sink.h"
-#include "common/http_client.h"
 #include "ingest/sinks/sink_runner.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"

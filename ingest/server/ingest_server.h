@@ -43,7 +43,7 @@ namespace cohort::ingest {
 
 struct IngestServerOptions {
   Clock* clock = &RealClock::Get();
-  wal::Env* env = &wal::PosixEnv();
+  Env* env = &PosixEnv();
   int io_threads = 2;       // per listener
   int writer_threads = 16;  // concurrent WAL appends (group commit gathers them)
   // How often the mounted secret files are reread (Kubernetes updates them in place).

@@ -47,10 +47,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/http_client.h"
 #include "common/metrics.h"
 #include "config/ingest_config.h"
 #include "ingest/sinks/dead_letter.h"
-#include "common/http_client.h"
 #include "ingest/sinks/sink.h"
 
 namespace cohort::ingest::sinks {

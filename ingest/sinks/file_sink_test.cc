@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/fault_env.h"
 #include "gtest/gtest.h"
 #include "ingest/sinks/dead_letter.h"
 #include "ingest/sinks/event_json.h"
-#include "ingest/wal/fault_env.h"
 #include "nlohmann/json.hpp"
 
 namespace cohort::ingest::sinks {
@@ -127,7 +127,7 @@ TEST(FileSinkTest, RotatesBySize) {
 
 TEST(FileSinkTest, WriteAndSyncErrorsAreReportedAndNothingPartialStays) {
   const std::string dir = MakeTempDir();
-  wal::FaultEnv env(wal::PosixEnv());
+  FaultEnv env(PosixEnv());
   absl::StatusOr<std::unique_ptr<FileSink>> sink =
       FileSink::Open({.path = dir + "/events.jsonl", .env = &env});
   ASSERT_TRUE(sink.ok());

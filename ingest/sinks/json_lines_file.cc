@@ -38,7 +38,7 @@ int JsonLinesFile::rotations() const {
 
 absl::Status JsonLinesFile::OpenFile() {
   absl::StatusOr<uint64_t> size = options_.env->FileSize(options_.path);
-  absl::StatusOr<wal::WritableFilePtr> file =
+  absl::StatusOr<WritableFilePtr> file =
       options_.env->NewAppendableFile(options_.path, /*truncate=*/false);
   if (!file.ok()) return file.status();
   file_ = *std::move(file);

@@ -17,13 +17,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "ingest/wal/wal_env.h"
+#include "common/file_env.h"
 
 namespace cohort::ingest::sinks {
 
 struct JsonLinesFileOptions {
   std::string path;  // its directory must exist
-  wal::Env* env = &wal::PosixEnv();
+  Env* env = &PosixEnv();
   uint64_t max_bytes = 0;  // 0: never rotate
 };
 
@@ -53,7 +53,7 @@ class JsonLinesFile {
 
   const JsonLinesFileOptions options_;
   mutable absl::Mutex mu_;
-  wal::WritableFilePtr file_ ABSL_GUARDED_BY(mu_);  // null after an error: reopened next time
+  WritableFilePtr file_ ABSL_GUARDED_BY(mu_);  // null after an error: reopened next time
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
   int rotations_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -7,7 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ingest/wal/crc32c.h"
+#include "common/crc32c.h"
 
 namespace cohort::ingest::wal {
 namespace {

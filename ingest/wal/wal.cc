@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "ingest/wal/crc32c.h"
+#include "common/crc32c.h"
 #include "spdlog/spdlog.h"
 
 namespace cohort::ingest::wal {

@@ -67,8 +67,8 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/clock.h"
+#include "common/file_env.h"
 #include "ingest/wal/segment_format.h"
-#include "ingest/wal/wal_env.h"
 
 namespace cohort::ingest::wal {
 

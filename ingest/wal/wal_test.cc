@@ -12,8 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/fault_env.h"
 #include "gtest/gtest.h"
-#include "ingest/wal/fault_env.h"
 #include "ingest/wal/wal_verify.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ingest/wal/wal_env.h"
+#include "common/file_env.h"
 
 namespace cohort::ingest::wal {
 

@@ -7,6 +7,5 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  return cohort::ingest::wal::RunWalTool(cohort::ingest::wal::PosixEnv(), args, std::cout,
-                                         std::cerr);
+  return cohort::ingest::wal::RunWalTool(cohort::PosixEnv(), args, std::cout, std::cerr);
 }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "ingest/wal/wal_env.h"
+#include "common/file_env.h"
 
 namespace cohort::ingest::wal {
 
