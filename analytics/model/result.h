@@ -31,8 +31,9 @@ struct Series {
 
 struct SegmentationResult {
   std::vector<int64_t> buckets;
-  // Per event series in order (and per group: groups ordered by total descending, then label;
-  // "(other)" last), then formulas in order with the same grouping.
+  // Per event series in order (with group-by, each series once per group: one group set per
+  // query ranked by the sum over the event series of each label's range total, descending, then
+  // label; "(other)" last), then formulas in order with the same groups (docs/metrics.md).
   std::vector<Series> series;
   friend bool operator==(const SegmentationResult&, const SegmentationResult&) = default;
 };
