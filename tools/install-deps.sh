@@ -38,6 +38,9 @@ if ! $build_only; then
     python3-yaml python3-venv
     # the Argo CD health check's test (charts/cohort-operator/argocd/health_test.lua)
     lua5.4
+    # ClickHouse 18.16, started by the ClickHouse store's tests (analytics/clickhouse/testing) on
+    # ports of their own; the package's own service is not used
+    clickhouse-server clickhouse-client
   )
   # the official Amplitude Node SDK drives cohort-ingest in tests (tests/clients/amplitude-node);
   # a machine with its own Node.js keeps it

@@ -26,6 +26,18 @@ if [[ ! -x $langfuse_venv/bin/python ]] || ! "$langfuse_venv/bin/python" -c 'imp
   "$langfuse_venv/bin/pip" install -q --disable-pip-version-check "langfuse==$langfuse_version"
 fi
 export COHORT_LANGFUSE_PYTHON=$langfuse_venv/bin/python
+# chdb, a current ClickHouse engine in-process, runs the ClickHouse store's SQL beside Debian's 18.16
+# (tools/clickhouse/chdb_query.py); chdb-core is the engine, pinned too.
+chdb_version=4.4.0 chdb_core_version=26.9.0
+chdb_venv=${XDG_CACHE_HOME:-$HOME/.cache}/cohort-operator/venv-chdb-$chdb_version
+if [[ ! -x $chdb_venv/bin/python ]] || [[ $("$chdb_venv/bin/python" -c \
+    'import chdb, importlib.metadata as m; print(m.version("chdb-core"))' 2>/dev/null) != "$chdb_core_version" ]]; then
+  rm -rf "$chdb_venv"
+  python3 -m venv "$chdb_venv"
+  "$chdb_venv/bin/pip" install -q --disable-pip-version-check "chdb==$chdb_version" \
+    "chdb-core==$chdb_core_version"
+fi
+export COHORT_CHDB_PYTHON=$chdb_venv/bin/python
 
 step "control plane binaries"
 tools/controlplane/build.sh
