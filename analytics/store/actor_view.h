@@ -1,0 +1,75 @@
+// The actors of a snapshot under an identity mode (analytics.md, "Identity"): which storage
+// groups of which segments make up each actor, and its events in the total order. Built once per
+// (snapshot, identity mode) and shared by the queries that read it.
+//
+// With `none` every storage group is an actor. With `deviceToUser` a device group joins the user
+// its device maps to — the user of the earliest event (time, insert_id, user_id) carrying both
+// ids, found in the user groups' device column — and is its own anonymous actor otherwise.
+//
+// Immutable after Build; thread-safe to share. Holds the snapshot's segments alive.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "analytics/model/query.h"
+#include "analytics/store/segment.h"
+
+namespace cohort::analytics::store {
+
+// A contiguous run of one actor's events in one segment: [begin, end).
+struct EventRun {
+  uint32_t segment = 0;  // index into ActorView::segments()
+  uint32_t begin = 0;
+  uint32_t end = 0;
+};
+
+// One event of a segment.
+struct EventRef {
+  const Segment* segment = nullptr;
+  uint32_t index = 0;
+  uint32_t segment_number = 0;  // index into ActorView::segments()
+};
+
+class ActorView {
+ public:
+  static ActorView Build(std::vector<SegmentPtr> segments, IdentityMerge identity);
+
+  const std::vector<SegmentPtr>& segments() const { return segments_; }
+  // Actors sorted by id (bytes).
+  size_t actor_count() const { return actor_ids_.size(); }
+  const std::string& actor_id(size_t a) const { return actor_ids_[a]; }
+  // The actor's runs; their events interleave in time when there are several.
+  const EventRun* runs_begin(size_t a) const { return runs_.data() + run_offsets_[a]; }
+  const EventRun* runs_end(size_t a) const { return runs_.data() + run_offsets_[a + 1]; }
+
+  // Visits actor `a`'s events in the total order (time, insert_id, device_id, user_id bytes).
+  // `visit(EventRef)`.
+  template <typename F>
+  void ForEachEvent(size_t a, F&& visit) const {
+    const EventRun* first = runs_begin(a);
+    const EventRun* last = runs_end(a);
+    if (last - first == 1) {
+      const Segment* s = segments_[first->segment].get();
+      for (uint32_t e = first->begin; e < first->end; ++e) visit(EventRef{s, e, first->segment});
+      return;
+    }
+    std::vector<EventRef> merged;
+    MergeRuns(first, last, &merged);
+    for (const EventRef& ref : merged) visit(ref);
+  }
+
+  // Whether `x` comes before `y` in the total order.
+  static bool Before(const EventRef& x, const EventRef& y);
+
+ private:
+  void MergeRuns(const EventRun* first, const EventRun* last, std::vector<EventRef>* out) const;
+
+  std::vector<SegmentPtr> segments_;
+  std::vector<std::string> actor_ids_;
+  std::vector<uint32_t> run_offsets_;  // actor_count() + 1
+  std::vector<EventRun> runs_;
+};
+
+}  // namespace cohort::analytics::store

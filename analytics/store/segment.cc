@@ -1,0 +1,234 @@
+#include "analytics/store/segment.h"
+
+#include <algorithm>
+#include <numeric>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace cohort::analytics::store {
+namespace {
+
+// Value dictionary order: by kind, then number, then text (equal values sort together).
+bool ValueLess(const PropertyValue& a, const PropertyValue& b) {
+  if (a.kind() != b.kind()) return a.kind() < b.kind();
+  if (a.number() != b.number()) return a.number() < b.number();
+  return a.text() < b.text();
+}
+
+std::vector<std::string> SortedUnique(absl::flat_hash_set<std::string> set) {
+  std::vector<std::string> out(std::make_move_iterator(set.begin()),
+                               std::make_move_iterator(set.end()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+template <typename T>
+uint32_t CodeOf(const std::vector<T>& sorted, const T& value) {
+  return static_cast<uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), value) -
+                               sorted.begin());
+}
+
+std::optional<uint32_t> FindSorted(const std::vector<std::string>& sorted, std::string_view s) {
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), s,
+                             [](const std::string& a, std::string_view b) { return a < b; });
+  if (it == sorted.end() || *it != s) return std::nullopt;
+  return static_cast<uint32_t>(it - sorted.begin());
+}
+
+}  // namespace
+
+GroupKey GroupOf(const Event& event) {
+  if (!event.user_id.empty()) return GroupKey{true, event.user_id};
+  return GroupKey{false, event.device_id};
+}
+
+absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event> events) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].insert_id.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("event ", i, " has no insert_id"));
+    }
+    if (events[i].user_id.empty() && events[i].device_id.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("event ", i,
+                                                     " has neither user_id nor "
+                                                     "device_id"));
+    }
+  }
+  std::vector<GroupKey> keys;
+  keys.reserve(events.size());
+  for (const Event& e : events) keys.push_back(GroupOf(e));
+  std::vector<uint32_t> order(events.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return std::tie(keys[a], events[a].time_ms, events[a].insert_id) <
+           std::tie(keys[b], events[b].time_ms, events[b].insert_id);
+  });
+  {
+    // Duplicates within a group (possibly at different times).
+    absl::flat_hash_set<std::string> group_ids;  // reused per group
+    for (size_t i = 0; i < order.size();) {
+      size_t j = i;
+      group_ids.clear();
+      for (; j < order.size() && keys[order[j]] == keys[order[i]]; ++j) {
+        if (!group_ids.insert(events[order[j]].insert_id).second) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("event ", order[j], " repeats insert_id \"", events[order[j]].insert_id,
+                           "\" of its group"));
+        }
+      }
+      i = j;
+    }
+  }
+
+  auto segment = std::shared_ptr<Segment>(new Segment());
+  Segment& s = *segment;
+  s.project_ = std::move(project);
+
+  absl::flat_hash_set<std::string> types, devices, event_keys, user_keys;
+  std::vector<PropertyValue> values;
+  for (const Event& e : events) {
+    types.insert(e.event_type);
+    if (!e.device_id.empty()) devices.insert(e.device_id);
+    for (const auto& [k, v] : e.event_properties) {
+      event_keys.insert(k);
+      values.push_back(v);
+    }
+    for (const auto& [k, v] : e.user_properties) {
+      user_keys.insert(k);
+      values.push_back(v);
+    }
+  }
+  s.event_types_ = SortedUnique(std::move(types));
+  s.devices_ = SortedUnique(std::move(devices));
+  s.event_keys_ = SortedUnique(std::move(event_keys));
+  s.user_keys_ = SortedUnique(std::move(user_keys));
+  std::sort(values.begin(), values.end(), ValueLess);
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  s.values_ = std::move(values);
+
+  size_t n = events.size();
+  s.time_ms_.reserve(n);
+  s.event_type_.reserve(n);
+  s.session_.reserve(n);
+  s.device_.reserve(n);
+  s.insert_id_offsets_.reserve(n + 1);
+  s.insert_id_offsets_.push_back(0);
+  s.event_columns_.resize(s.event_keys_.size());
+  s.user_columns_.resize(s.user_keys_.size());
+  auto value_code = [&](const PropertyValue& v) {
+    return static_cast<uint32_t>(
+        std::lower_bound(s.values_.begin(), s.values_.end(), v, ValueLess) - s.values_.begin());
+  };
+  // Properties of each event in key order, so each column's event list stays ascending.
+  std::vector<std::pair<uint32_t, uint32_t>> props;
+  for (uint32_t out = 0; out < n; ++out) {
+    uint32_t in = order[out];
+    Event& e = events[in];
+    if (out == 0 || !(keys[in] == s.groups_.back())) {
+      s.groups_.push_back(keys[in]);
+      s.group_offsets_.push_back(out);
+    }
+    s.time_ms_.push_back(e.time_ms);
+    s.event_type_.push_back(CodeOf(s.event_types_, e.event_type));
+    s.insert_id_bytes_ += e.insert_id;
+    s.insert_id_offsets_.push_back(static_cast<uint32_t>(s.insert_id_bytes_.size()));
+    s.session_.push_back(e.session_id.value_or(kNoSessionColumn));
+    s.device_.push_back(e.device_id.empty() ? kNoCode : CodeOf(s.devices_, e.device_id));
+    for (bool user_scope : {false, true}) {
+      const Properties& p = user_scope ? e.user_properties : e.event_properties;
+      const std::vector<std::string>& dict = user_scope ? s.user_keys_ : s.event_keys_;
+      std::vector<PropertyColumn>& columns = user_scope ? s.user_columns_ : s.event_columns_;
+      for (const auto& [k, v] : p) {
+        PropertyColumn& column = columns[CodeOf(dict, k)];
+        column.events.push_back(out);
+        column.values.push_back(value_code(v));
+      }
+    }
+  }
+  s.group_offsets_.push_back(static_cast<uint32_t>(n));
+  if (s.insert_id_bytes_.size() > UINT32_MAX) {
+    return absl::InvalidArgumentError("segment too large: insert ids exceed 4 GiB");
+  }
+  return segment;
+}
+
+std::optional<uint32_t> Segment::FindGroup(const GroupKey& key) const {
+  auto it = std::lower_bound(groups_.begin(), groups_.end(), key);
+  if (it == groups_.end() || !(*it == key)) return std::nullopt;
+  return static_cast<uint32_t>(it - groups_.begin());
+}
+
+uint32_t Segment::group_of_event(size_t e) const {
+  return static_cast<uint32_t>(
+      std::upper_bound(group_offsets_.begin(), group_offsets_.end(), e) - group_offsets_.begin() -
+      1);
+}
+
+std::string_view Segment::insert_id(size_t e) const {
+  return std::string_view(insert_id_bytes_)
+      .substr(insert_id_offsets_[e], insert_id_offsets_[e + 1] - insert_id_offsets_[e]);
+}
+
+std::optional<uint32_t> Segment::FindEventType(std::string_view type) const {
+  return FindSorted(event_types_, type);
+}
+
+std::optional<uint32_t> Segment::FindPropertyKey(bool user_scope, std::string_view key) const {
+  return FindSorted(user_scope ? user_keys_ : event_keys_, key);
+}
+
+const PropertyValue* Segment::Property(bool user_scope, size_t key, uint32_t e) const {
+  const PropertyColumn& column = property_column(user_scope, key);
+  auto it = std::lower_bound(column.events.begin(), column.events.end(), e);
+  if (it == column.events.end() || *it != e) return nullptr;
+  return &values_[column.values[it - column.events.begin()]];
+}
+
+Event Segment::ToEvent(size_t e) const {
+  Event event;
+  event.project = project_;
+  uint32_t g = group_of_event(e);
+  if (groups_[g].is_user) event.user_id = groups_[g].id;
+  if (device_[e] != kNoCode) event.device_id = devices_[device_[e]];
+  event.event_type = event_types_[event_type_[e]];
+  event.time_ms = time_ms_[e];
+  event.insert_id = std::string(insert_id(e));
+  if (session_[e] != kNoSessionColumn) event.session_id = session_[e];
+  for (bool user_scope : {false, true}) {
+    const std::vector<std::string>& keys = property_keys(user_scope);
+    for (size_t k = 0; k < keys.size(); ++k) {
+      if (const PropertyValue* v = Property(user_scope, k, static_cast<uint32_t>(e))) {
+        (user_scope ? event.user_properties : event.event_properties)[keys[k]] = *v;
+      }
+    }
+  }
+  return event;
+}
+
+uint64_t Segment::memory_bytes() const {
+  uint64_t bytes = sizeof(Segment);
+  auto strings = [](const std::vector<std::string>& v) {
+    uint64_t b = v.capacity() * sizeof(std::string);
+    for (const std::string& s : v) b += s.capacity() > 15 ? s.capacity() : 0;
+    return b;
+  };
+  bytes += groups_.capacity() * sizeof(GroupKey);
+  for (const GroupKey& g : groups_) bytes += g.id.capacity() > 15 ? g.id.capacity() : 0;
+  bytes += group_offsets_.capacity() * 4 + time_ms_.capacity() * 8 + event_type_.capacity() * 4 +
+           insert_id_offsets_.capacity() * 4 + insert_id_bytes_.capacity() +
+           session_.capacity() * 8 + device_.capacity() * 4;
+  bytes += strings(event_types_) + strings(devices_) + strings(event_keys_) + strings(user_keys_);
+  for (const auto* columns : {&event_columns_, &user_columns_}) {
+    for (const PropertyColumn& c : *columns)
+      bytes += (c.events.capacity() + c.values.capacity()) * 4;
+  }
+  bytes += values_.capacity() * sizeof(PropertyValue);
+  for (const PropertyValue& v : values_)
+    bytes += v.text().capacity() > 15 ? v.text().capacity() : 0;
+  return bytes;
+}
+
+}  // namespace cohort::analytics::store

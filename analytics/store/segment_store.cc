@@ -1,0 +1,352 @@
+#include "analytics/store/segment_store.h"
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "analytics/store/segment_codec.h"
+
+namespace cohort::analytics::store {
+namespace {
+
+const char kProjectPrefix[] = "p-";
+const char kSegmentSuffix[] = ".seg";
+// Groups with more events than this in a segment get a sorted insert-id index for dedup.
+constexpr uint32_t kLargeGroup = 64;
+
+std::string SegmentName(uint64_t first, uint64_t last) {
+  return absl::StrFormat("%020d-%020d.seg", first, last);
+}
+
+bool ParseSegmentName(const std::string& name, uint64_t* first, uint64_t* last) {
+  if (name.size() != 20 + 1 + 20 + 4 || name[20] != '-' || !absl::EndsWith(name, kSegmentSuffix)) {
+    return false;
+  }
+  return absl::SimpleAtoi(name.substr(0, 20), first) &&
+         absl::SimpleAtoi(name.substr(21, 20), last) && *first <= *last;
+}
+
+std::string Join(const std::string& dir, const std::string& name) {
+  return absl::StrCat(dir, "/", name);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SegmentStore>> SegmentStore::Open(SegmentStoreOptions options,
+                                                                 OpenReport* report) {
+  auto store = std::unique_ptr<SegmentStore>(new SegmentStore(std::move(options)));
+  OpenReport local;
+  if (absl::Status s = store->Load(report ? report : &local); !s.ok()) return s;
+  return store;
+}
+
+absl::Status SegmentStore::Load(OpenReport* report) {
+  Env& env = *options_.env;
+  if (absl::Status s = env.CreateDir(options_.dir); !s.ok()) return s;
+  absl::StatusOr<std::vector<std::string>> entries = env.ListDir(options_.dir);
+  if (!entries.ok()) return entries.status();
+  absl::MutexLock lock(&write_mu_);
+  for (const std::string& entry : *entries) {
+    if (!absl::StartsWith(entry, kProjectPrefix)) continue;
+    std::string hex = entry.substr(2);
+    std::string name = absl::HexStringToBytes(hex);
+    if (absl::BytesToHexString(name) != hex) continue;  // not a directory of ours
+    Project& project = ProjectFor(name);
+    absl::StatusOr<std::vector<std::string>> files = env.ListDir(project.dir);
+    if (!files.ok()) return files.status();
+    struct Found {
+      uint64_t first, last;
+      std::string file;
+    };
+    std::vector<Found> found;
+    for (const std::string& file : *files) {
+      if (absl::EndsWith(file, ".tmp")) {
+        (void)env.RemoveFile(Join(project.dir, file));  // an interrupted write
+        continue;
+      }
+      uint64_t first, last;
+      if (ParseSegmentName(file, &first, &last)) found.push_back({first, last, file});
+    }
+    // A range inside another range was merged into it already.
+    std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+      return std::tie(a.first, b.last) < std::tie(b.first, a.last);  // widest first per start
+    });
+    std::vector<Found> kept;
+    for (Found& f : found) {
+      if (!kept.empty() && f.last <= kept.back().last) {
+        (void)env.RemoveFile(Join(project.dir, f.file));
+        ++report->superseded_removed;
+        continue;
+      }
+      kept.push_back(std::move(f));
+    }
+    for (const Found& f : kept) {
+      std::string path = Join(project.dir, f.file);
+      absl::StatusOr<std::string> bytes = ReadFileToString(env, path);
+      if (!bytes.ok()) return bytes.status();
+      absl::StatusOr<SegmentPtr> segment = SegmentCodec::Decode(*bytes);
+      if (segment.ok() && (*segment)->project() != name) {
+        segment = absl::DataLossError("segment of another project");
+      }
+      if (!segment.ok()) {
+        if (segment.status().code() != absl::StatusCode::kDataLoss) {
+          return absl::Status(segment.status().code(),
+                              absl::StrCat(path, ": ", segment.status().message()));
+        }
+        (void)env.Rename(path, path + ".bad");
+        report->quarantined.push_back(path);
+        continue;
+      }
+      project.segments.push_back(StoredSegment{f.first, f.last, *std::move(segment)});
+      next_sequence_ = std::max(next_sequence_, f.last + 1);
+      ++report->segments;
+      report->events += static_cast<int64_t>(project.segments.back().segment->event_count());
+    }
+    Publish(project);
+  }
+  return absl::OkStatus();
+}
+
+SegmentStore::Project& SegmentStore::ProjectFor(const std::string& name) {
+  std::unique_ptr<Project>& slot = projects_[name];
+  if (!slot) {
+    slot = std::make_unique<Project>();
+    slot->name = name;
+    slot->dir = Join(options_.dir, absl::StrCat(kProjectPrefix, absl::BytesToHexString(name)));
+  }
+  return *slot;
+}
+
+void SegmentStore::Publish(Project& project) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->version = next_version_++;
+  for (const StoredSegment& s : project.segments) snapshot->segments.push_back(s.segment);
+  absl::MutexLock lock(&snapshot_mu_);
+  snapshots_[project.name] = std::move(snapshot);
+}
+
+Snapshot SegmentStore::GetSnapshot(const std::string& project) const {
+  absl::MutexLock lock(&snapshot_mu_);
+  auto it = snapshots_.find(project);
+  if (it == snapshots_.end()) return Snapshot{};
+  return *it->second;
+}
+
+std::vector<std::string> SegmentStore::projects() const {
+  absl::MutexLock lock(&snapshot_mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, snapshot] : snapshots_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool SegmentStore::IsStored(Project& project, const GroupKey& key, std::string_view insert_id) {
+  for (const StoredSegment& stored : project.segments) {
+    const Segment& s = *stored.segment;
+    std::optional<uint32_t> g = s.FindGroup(key);
+    if (!g) continue;
+    uint32_t begin = s.group_begin(*g), end = s.group_begin(*g + 1);
+    if (end - begin <= kLargeGroup) {
+      for (uint32_t e = begin; e < end; ++e) {
+        if (s.insert_id(e) == insert_id) return true;
+      }
+      continue;
+    }
+    std::vector<std::string>& ids = project.large_group_ids[&s][*g];
+    if (ids.empty()) {
+      for (uint32_t e = begin; e < end; ++e) ids.emplace_back(s.insert_id(e));
+      std::sort(ids.begin(), ids.end());
+    }
+    if (std::binary_search(ids.begin(), ids.end(), insert_id)) return true;
+  }
+  return false;
+}
+
+absl::Status SegmentStore::WriteSegment(const Project& project, uint64_t first, uint64_t last,
+                                        const Segment& segment) {
+  Env& env = *options_.env;
+  if (absl::Status s = env.CreateDir(project.dir); !s.ok()) return s;
+  if (project.segments.empty()) {
+    // A new project directory: make its entry durable in the parent.
+    if (absl::Status s = env.SyncDir(options_.dir); !s.ok()) return s;
+  }
+  std::string path = Join(project.dir, SegmentName(first, last));
+  absl::Status written = WriteFileAtomically(env, project.dir, path, SegmentCodec::Encode(segment));
+  return written;
+}
+
+absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].insert_id.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("event ", i, " has no insert_id"));
+    }
+    if (events[i].user_id.empty() && events[i].device_id.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("event ", i, " has neither user_id nor device_id"));
+    }
+  }
+  // By project, in arrival order.
+  std::vector<std::string> order;
+  absl::flat_hash_map<std::string, std::vector<Event>> by_project;
+  for (Event& e : events) {
+    auto [it, inserted] = by_project.try_emplace(e.project);
+    if (inserted) order.push_back(e.project);
+    it->second.push_back(std::move(e));
+  }
+  AppendResult result;
+  absl::MutexLock lock(&write_mu_);
+  for (const std::string& name : order) {
+    Project& project = ProjectFor(name);
+    std::vector<Event> kept;
+    absl::flat_hash_set<std::pair<GroupKey, std::string>> in_call;
+    for (Event& e : by_project[name]) {
+      GroupKey key = GroupOf(e);
+      if (!in_call.insert({key, e.insert_id}).second || IsStored(project, key, e.insert_id)) {
+        ++result.duplicates;
+        continue;
+      }
+      kept.push_back(std::move(e));
+    }
+    if (kept.empty()) continue;
+    int64_t count = static_cast<int64_t>(kept.size());
+    absl::StatusOr<SegmentPtr> segment = Segment::Build(name, std::move(kept));
+    if (!segment.ok()) return segment.status();
+    uint64_t sequence = next_sequence_++;
+    if (absl::Status s = WriteSegment(project, sequence, sequence, **segment); !s.ok()) {
+      // The file may exist without a durable directory entry: remove it so that a retry of the
+      // call does not store the events twice.
+      (void)options_.env->RemoveFile(Join(project.dir, SegmentName(sequence, sequence)));
+      return s;
+    }
+    project.segments.push_back(StoredSegment{sequence, sequence, *std::move(segment)});
+    Publish(project);
+    result.stored += count;
+  }
+  return result;
+}
+
+absl::StatusOr<int> SegmentStore::Merge() {
+  absl::MutexLock lock(&write_mu_);
+  int merges = 0;
+  for (auto& [name, project_ptr] : projects_) {
+    Project& project = *project_ptr;
+    size_t i = 0;
+    while (i < project.segments.size()) {
+      size_t j = i;
+      while (j < project.segments.size() &&
+             project.segments[j].segment->event_count() < options_.merge_below_events) {
+        ++j;
+      }
+      if (j - i < 2) {
+        i = j + 1;
+        continue;
+      }
+      std::vector<Event> events;
+      // Appends never store a duplicate; should files ever hold one anyway (restored by hand,
+      // say), the earlier segment's copy wins here as it would have at append.
+      absl::flat_hash_set<std::pair<GroupKey, std::string>> seen;
+      for (size_t k = i; k < j; ++k) {
+        const Segment& s = *project.segments[k].segment;
+        for (size_t g = 0; g < s.group_count(); ++g) {
+          for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
+            if (seen.insert({s.group(g), std::string(s.insert_id(e))}).second) {
+              events.push_back(s.ToEvent(e));
+            }
+          }
+        }
+      }
+      absl::StatusOr<SegmentPtr> merged = Segment::Build(name, std::move(events));
+      if (!merged.ok()) return merged.status();
+      uint64_t first = project.segments[i].first, last = project.segments[j - 1].last;
+      if (absl::Status s = WriteSegment(project, first, last, **merged); !s.ok()) return s;
+      std::vector<StoredSegment> inputs(project.segments.begin() + i, project.segments.begin() + j);
+      project.segments.erase(project.segments.begin() + i, project.segments.begin() + j);
+      project.segments.insert(project.segments.begin() + i,
+                              StoredSegment{first, last, *std::move(merged)});
+      Publish(project);
+      // The inputs are superseded by the merged file's range; removing them is housekeeping
+      // (Open removes any that survive a crash here).
+      for (const StoredSegment& input : inputs) {
+        project.large_group_ids.erase(input.segment.get());
+        (void)options_.env->RemoveFile(Join(project.dir, SegmentName(input.first, input.last)));
+      }
+      (void)options_.env->SyncDir(project.dir);
+      ++merges;
+      ++i;
+    }
+  }
+  return merges;
+}
+
+absl::StatusOr<int64_t> SegmentStore::DeleteUser(const std::string& project_name,
+                                                 const std::string& user_id) {
+  absl::MutexLock lock(&write_mu_);
+  auto it = projects_.find(project_name);
+  if (it == projects_.end() || user_id.empty()) return 0;
+  Project& project = *it->second;
+  // Devices first seen with this user: the earliest (time, insert_id, user_id) per device over
+  // every event that carries both ids (docs/metrics.md, "Identity").
+  using Seen = std::tuple<int64_t, std::string, std::string>;
+  absl::flat_hash_map<std::string, Seen> first_user;
+  for (const StoredSegment& stored : project.segments) {
+    const Segment& s = *stored.segment;
+    for (size_t g = 0; g < s.group_count(); ++g) {
+      if (!s.group(g).is_user) continue;
+      for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
+        if (s.device_code(e) == kNoCode) continue;
+        Seen seen{s.time_ms(e), std::string(s.insert_id(e)), s.group(g).id};
+        auto [slot, inserted] = first_user.try_emplace(s.devices()[s.device_code(e)], seen);
+        if (!inserted && seen < slot->second) slot->second = std::move(seen);
+      }
+    }
+  }
+  absl::flat_hash_set<GroupKey> doomed = {GroupKey{true, user_id}};
+  for (const auto& [device, seen] : first_user) {
+    if (std::get<2>(seen) == user_id) doomed.insert(GroupKey{false, device});
+  }
+  int64_t deleted = 0;
+  for (StoredSegment& stored : project.segments) {
+    const Segment& s = *stored.segment;
+    std::vector<Event> keep;
+    int64_t dropped = 0;
+    for (size_t g = 0; g < s.group_count(); ++g) {
+      bool drop = doomed.contains(s.group(g));
+      for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
+        if (drop) {
+          ++dropped;
+        } else {
+          keep.push_back(s.ToEvent(e));
+        }
+      }
+    }
+    if (dropped == 0) continue;
+    absl::StatusOr<SegmentPtr> rewritten = Segment::Build(project_name, std::move(keep));
+    if (!rewritten.ok()) return rewritten.status();
+    // Same name: the rename replaces the old file atomically.
+    if (absl::Status st = WriteSegment(project, stored.first, stored.last, **rewritten); !st.ok()) {
+      return st;
+    }
+    project.large_group_ids.erase(stored.segment.get());
+    stored.segment = *std::move(rewritten);
+    deleted += dropped;
+  }
+  if (deleted > 0) Publish(project);
+  return deleted;
+}
+
+uint64_t SegmentStore::memory_bytes() const {
+  absl::MutexLock lock(&write_mu_);
+  uint64_t bytes = 0;
+  for (const auto& [name, project] : projects_) {
+    for (const StoredSegment& s : project->segments) bytes += s.segment->memory_bytes();
+  }
+  return bytes;
+}
+
+}  // namespace cohort::analytics::store

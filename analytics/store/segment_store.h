@@ -1,0 +1,128 @@
+// The embedded store's storage layer: per-project segment files on disk, the authoritative dedup
+// (one event per project, storage group and insert_id; the first stored copy wins), consistent
+// snapshots for queries, merges of small segments, and deleting a user's events.
+//
+// Layout: <dir>/p-<hex of the project name>/<first>-<last>.seg, where [first, last] is the range
+// of append sequence numbers the segment holds (an append writes one segment with first == last;
+// a merge of consecutive segments covers their union). On open, a file whose range lies inside
+// another file's range was merged already and is deleted; *.tmp files are leftovers of an
+// interrupted write and are deleted; a file that fails its checksums is renamed to *.bad and
+// reported (its events are lost to queries; the store keeps serving the rest).
+//
+// Durability: Append returns OK only after the new segment file and its directory entry are
+// fsynced, so a caller may acknowledge the events' source (the WAL) then. Every write goes
+// through `Env`, so tests inject disk faults.
+//
+// Thread safety: all methods are thread-safe. Appends, merges and deletions are serialized;
+// snapshots are cheap and never block on them for long.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "analytics/model/event.h"
+#include "analytics/store/segment.h"
+#include "common/file_env.h"
+
+namespace cohort::analytics::store {
+
+struct SegmentStoreOptions {
+  std::string dir;
+  Env* env = &PosixEnv();
+  // Merge consecutive segments smaller than this many events.
+  uint64_t merge_below_events = 1'000'000;
+};
+
+// What a project's queries read: the segments at one moment. `version` changes whenever the
+// set changes (it keys result caches).
+struct Snapshot {
+  uint64_t version = 0;
+  std::vector<SegmentPtr> segments;  // in append order
+};
+
+struct AppendResult {
+  int64_t stored = 0;
+  int64_t duplicates = 0;  // already stored, or repeated earlier in the same call
+};
+
+struct OpenReport {
+  int64_t segments = 0;
+  int64_t events = 0;
+  std::vector<std::string> quarantined;  // files that failed their checksums (renamed *.bad)
+  int64_t superseded_removed = 0;
+};
+
+class SegmentStore {
+ public:
+  // Opens (creating `options.dir` if needed) and loads every project's segments.
+  // Errors: the Env's (kInternal, ...) when the directory cannot be read or created.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<SegmentStore>> Open(
+      SegmentStoreOptions options, OpenReport* report = nullptr);
+
+  SegmentStore(const SegmentStore&) = delete;
+  SegmentStore& operator=(const SegmentStore&) = delete;
+
+  // Stores `events` (any projects; every event needs an insert_id and a user_id or device_id,
+  // else kInvalidArgument naming it and nothing is stored), dropping the duplicates. On an error
+  // from the disk nothing of the call is visible and the call may be retried as a whole.
+  [[nodiscard]] absl::StatusOr<AppendResult> Append(std::vector<Event> events);
+
+  // The current segments of `project` (empty for an unknown project).
+  Snapshot GetSnapshot(const std::string& project) const;
+  std::vector<std::string> projects() const;
+
+  // Merges runs of consecutive small segments of every project (one merge step per run).
+  // Returns the number of merges done.
+  [[nodiscard]] absl::StatusOr<int> Merge();
+
+  // Deletes every event of `user_id` in `project` — its own events and the anonymous events of
+  // devices first seen with it (docs/metrics.md, "Deletion") — rewriting the segments that hold
+  // any. Returns the number of events deleted.
+  [[nodiscard]] absl::StatusOr<int64_t> DeleteUser(const std::string& project,
+                                                   const std::string& user_id);
+
+  uint64_t memory_bytes() const;
+
+ private:
+  struct StoredSegment {
+    uint64_t first = 0, last = 0;
+    SegmentPtr segment;
+  };
+  struct Project {
+    std::string name;
+    std::string dir;
+    std::vector<StoredSegment> segments;  // by `first`
+    // Per (segment, group) insert-id sets of large groups, for dedup lookups.
+    absl::flat_hash_map<const Segment*, absl::flat_hash_map<uint32_t, std::vector<std::string>>>
+        large_group_ids;
+  };
+
+  explicit SegmentStore(SegmentStoreOptions options) : options_(std::move(options)) {}
+
+  absl::Status Load(OpenReport* report);
+  Project& ProjectFor(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  bool IsStored(Project& project, const GroupKey& key, std::string_view insert_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes `segment` as the file for [first, last] (replacing any file of that name).
+  absl::Status WriteSegment(const Project& project, uint64_t first, uint64_t last,
+                            const Segment& segment);
+  void Publish(Project& project) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+
+  const SegmentStoreOptions options_;
+  mutable absl::Mutex write_mu_;  // appends, merges, deletions; guards projects_' contents
+  absl::flat_hash_map<std::string, std::unique_ptr<Project>> projects_ ABSL_GUARDED_BY(write_mu_);
+  uint64_t next_sequence_ ABSL_GUARDED_BY(write_mu_) = 1;
+  uint64_t next_version_ ABSL_GUARDED_BY(write_mu_) = 1;
+  // Snapshots are read under their own lock so queries never wait for a segment write.
+  mutable absl::Mutex snapshot_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const Snapshot>> snapshots_
+      ABSL_GUARDED_BY(snapshot_mu_);
+};
+
+}  // namespace cohort::analytics::store

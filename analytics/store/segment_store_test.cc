@@ -1,0 +1,235 @@
+#include "analytics/store/segment_store.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/fault_env.h"
+
+namespace cohort::analytics::store {
+namespace {
+
+Event Make(std::string project, std::string user, std::string device, int64_t time,
+           std::string insert_id, std::string type = "click") {
+  Event e;
+  e.project = std::move(project);
+  e.user_id = std::move(user);
+  e.device_id = std::move(device);
+  e.time_ms = time;
+  e.insert_id = std::move(insert_id);
+  e.event_type = std::move(type);
+  return e;
+}
+
+class SegmentStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/segment_store_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  std::unique_ptr<SegmentStore> Open(Env* env = &PosixEnv(), OpenReport* report = nullptr,
+                                     uint64_t merge_below = 1'000'000) {
+    SegmentStoreOptions options;
+    options.dir = dir_;
+    options.env = env;
+    options.merge_below_events = merge_below;
+    absl::StatusOr<std::unique_ptr<SegmentStore>> store = SegmentStore::Open(options, report);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  static int64_t Count(const SegmentStore& store, const std::string& project) {
+    int64_t n = 0;
+    for (const SegmentPtr& s : store.GetSnapshot(project).segments) n += s->event_count();
+    return n;
+  }
+
+  std::vector<std::string> Files(const std::string& project) {
+    absl::StatusOr<std::vector<std::string>> files =
+        PosixEnv().ListDir(dir_ + "/p-" + absl::BytesToHexString(project));
+    std::vector<std::string> out = files.ok() ? *files : std::vector<std::string>{};
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(SegmentStoreTest, TheFirstCopyWinsWithinACallAndAgainstWhatIsStored) {
+  auto store = Open();
+  absl::StatusOr<AppendResult> r =
+      store->Append({Make("p", "u1", "", 10, "a", "first"), Make("p", "u1", "", 99, "a", "second"),
+                     Make("p", "u2", "", 10, "a"), Make("q", "u1", "", 10, "a")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stored, 3);
+  EXPECT_EQ(r->duplicates, 1);
+  Snapshot p = store->GetSnapshot("p");
+  ASSERT_EQ(p.segments.size(), 1u);
+  EXPECT_EQ(p.segments[0]->ToEvent(0).event_type, "first");
+  // A replay of the same events (at-least-once delivery) stores nothing.
+  r = store->Append({Make("p", "u1", "d7", 10, "a"), Make("q", "u1", "", 10, "a")});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stored, 0);
+  EXPECT_EQ(r->duplicates, 2);
+  EXPECT_EQ(store->GetSnapshot("p").version, p.version);  // nothing written, nothing changed
+  // The dedup key is the storage group: a device-only event with the same insert_id is new.
+  r = store->Append({Make("p", "", "d7", 10, "a")});
+  EXPECT_EQ(r->stored, 1);
+  EXPECT_GT(store->GetSnapshot("p").version, p.version);
+  EXPECT_EQ(store->projects(), (std::vector<std::string>{"p", "q"}));
+  EXPECT_EQ(store->GetSnapshot("nobody").segments.size(), 0u);
+}
+
+TEST_F(SegmentStoreTest, InvalidEventsStoreNothing) {
+  auto store = Open();
+  absl::StatusOr<AppendResult> r =
+      store->Append({Make("p", "u1", "", 10, "a"), Make("p", "", "", 10, "b")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("event 1"), std::string::npos);
+  EXPECT_EQ(Count(*store, "p"), 0);
+}
+
+TEST_F(SegmentStoreTest, WhatWasAcknowledgedSurvivesAReopenAndDedupStillHolds) {
+  {
+    auto store = Open();
+    ASSERT_TRUE(store->Append({Make("p", "u1", "", 1, "a"), Make("p", "", "d1", 2, "b")}).ok());
+    ASSERT_TRUE(store->Append({Make("p", "u2", "d1", 3, "c")}).ok());
+  }
+  OpenReport report;
+  auto store = Open(&PosixEnv(), &report);
+  EXPECT_EQ(report.segments, 2);
+  EXPECT_EQ(report.events, 3);
+  EXPECT_TRUE(report.quarantined.empty());
+  EXPECT_EQ(Count(*store, "p"), 3);
+  absl::StatusOr<AppendResult> r = store->Append({Make("p", "u2", "d1", 3, "c")});
+  EXPECT_EQ(r->duplicates, 1);
+  // Sequence numbers continue after the loaded ones.
+  ASSERT_TRUE(store->Append({Make("p", "u3", "", 4, "d")}).ok());
+  EXPECT_EQ(Files("p").back(), "00000000000000000003-00000000000000000003.seg");
+}
+
+TEST_F(SegmentStoreTest, AFailedSyncStoresNothingAndTheRetryStoresOnce) {
+  FaultEnv faults(PosixEnv());
+  auto store = Open(&faults);
+  faults.set_fail_sync(true);
+  absl::StatusOr<AppendResult> r = store->Append({Make("p", "u1", "", 1, "a")});
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(Count(*store, "p"), 0);
+  faults.set_fail_sync(false);
+  r = store->Append({Make("p", "u1", "", 1, "a")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stored, 1);
+  store.reset();
+  store = Open();
+  EXPECT_EQ(Count(*store, "p"), 1);
+}
+
+TEST_F(SegmentStoreTest, AFailedDirectorySyncLeavesNoFileBehind) {
+  FaultEnv faults(PosixEnv());
+  auto store = Open(&faults);
+  ASSERT_TRUE(store->Append({Make("p", "u0", "", 1, "z")}).ok());
+  faults.set_fail_dir_sync(true);
+  EXPECT_FALSE(store->Append({Make("p", "u1", "", 1, "a")}).ok());
+  faults.set_fail_dir_sync(false);
+  ASSERT_TRUE(store->Append({Make("p", "u1", "", 1, "a")}).ok());
+  store.reset();
+  store = Open();
+  EXPECT_EQ(Count(*store, "p"), 2);
+}
+
+TEST_F(SegmentStoreTest, MergeFoldsConsecutiveSmallSegmentsAndSurvivesACrashHalfway) {
+  auto store = Open(&PosixEnv(), nullptr, /*merge_below=*/3);
+  ASSERT_TRUE(store->Append({Make("p", "u1", "", 1, "a")}).ok());
+  ASSERT_TRUE(store->Append({Make("p", "u2", "", 2, "b")}).ok());
+  ASSERT_TRUE(store
+                  ->Append({Make("p", "u3", "", 3, "c"), Make("p", "u3", "", 4, "d"),
+                            Make("p", "u3", "", 5, "e")})
+                  .ok());  // 3 events: not small
+  ASSERT_TRUE(store->Append({Make("p", "u4", "", 6, "f")}).ok());
+  std::string first_input = dir_ + "/p-70/" + Files("p")[0];
+  std::ifstream in(first_input, std::ios::binary);
+  std::string saved((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  absl::StatusOr<int> merges = store->Merge();
+  ASSERT_TRUE(merges.ok()) << merges.status();
+  EXPECT_EQ(*merges, 1);  // [1,2] merged; 3 is large; 4 alone
+  EXPECT_EQ(Files("p"),
+            (std::vector<std::string>{"00000000000000000001-00000000000000000002.seg",
+                                      "00000000000000000003-00000000000000000003.seg",
+                                      "00000000000000000004-00000000000000000004.seg"}));
+  EXPECT_EQ(Count(*store, "p"), 6);
+  // A crash between writing the merged file and removing its inputs leaves an input behind.
+  std::ofstream(first_input, std::ios::binary) << saved;
+  store.reset();
+  OpenReport report;
+  store = Open(&PosixEnv(), &report, 3);
+  EXPECT_EQ(report.superseded_removed, 1);
+  EXPECT_EQ(Count(*store, "p"), 6);
+  EXPECT_EQ(store->Append({Make("p", "u1", "", 1, "a")})->duplicates, 1);
+}
+
+TEST_F(SegmentStoreTest, ADamagedSegmentIsQuarantinedAndTheRestServed) {
+  {
+    auto store = Open();
+    ASSERT_TRUE(store->Append({Make("p", "u1", "", 1, "a")}).ok());
+    ASSERT_TRUE(store->Append({Make("p", "u2", "", 2, "b")}).ok());
+  }
+  std::string victim = dir_ + "/p-70/" + Files("p")[0];
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(12);
+    f.put('\x7f');
+  }
+  OpenReport report;
+  auto store = Open(&PosixEnv(), &report);
+  ASSERT_EQ(report.quarantined.size(), 1u);
+  EXPECT_EQ(report.quarantined[0], victim);
+  EXPECT_EQ(Count(*store, "p"), 1);
+  EXPECT_EQ(Files("p").front(), "00000000000000000001-00000000000000000001.seg.bad");
+}
+
+TEST_F(SegmentStoreTest, DeleteUserRemovesTheUserAndTheDevicesFirstSeenWithIt) {
+  auto store = Open();
+  ASSERT_TRUE(store
+                  ->Append({Make("p", "", "d1", 1, "anon1"),       // d1 before login
+                            Make("p", "alice", "d1", 5, "login"),  // d1 first seen with alice
+                            Make("p", "bob", "d1", 9, "bob1"),     // later bob on d1
+                            Make("p", "", "d2", 1, "anon2"),       // d2 first seen with bob
+                            Make("p", "bob", "d2", 2, "bob2")})
+                  .ok());
+  ASSERT_TRUE(
+      store->Append({Make("p", "alice", "", 20, "a2"), Make("q", "alice", "", 1, "x")}).ok());
+  absl::StatusOr<int64_t> deleted = store->DeleteUser("p", "alice");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 3);  // anon1, login, a2
+  EXPECT_EQ(Count(*store, "p"), 3);
+  EXPECT_EQ(Count(*store, "q"), 1);  // another project is another namespace
+  store.reset();
+  store = Open();
+  EXPECT_EQ(Count(*store, "p"), 3);
+  for (const SegmentPtr& s : store->GetSnapshot("p").segments) {
+    for (size_t e = 0; e < s->event_count(); ++e) EXPECT_NE(s->ToEvent(e).user_id, "alice");
+  }
+  EXPECT_EQ(*store->DeleteUser("p", "nobody"), 0);
+}
+
+TEST_F(SegmentStoreTest, LargeGroupsDedupThroughTheirIndex) {
+  auto store = Open();
+  std::vector<Event> many;
+  for (int i = 0; i < 500; ++i) many.push_back(Make("p", "bot", "", i, absl::StrCat("i", i)));
+  ASSERT_TRUE(store->Append(many).ok());
+  absl::StatusOr<AppendResult> r =
+      store->Append({Make("p", "bot", "", 7, "i250"), Make("p", "bot", "", 7, "i500")});
+  EXPECT_EQ(r->duplicates, 1);
+  EXPECT_EQ(r->stored, 1);
+}
+
+}  // namespace
+}  // namespace cohort::analytics::store

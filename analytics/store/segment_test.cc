@@ -1,0 +1,216 @@
+#include "analytics/store/segment.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "analytics/store/segment_codec.h"
+
+namespace cohort::analytics::store {
+namespace {
+
+Event Make(std::string user, std::string device, std::string type, int64_t time,
+           std::string insert_id) {
+  Event e;
+  e.user_id = std::move(user);
+  e.device_id = std::move(device);
+  e.event_type = std::move(type);
+  e.time_ms = time;
+  e.insert_id = std::move(insert_id);
+  return e;
+}
+
+std::vector<Event> Sample() {
+  std::vector<Event> events;
+  events.push_back(Make("bob", "d2", "click", 300, "b1"));
+  events.push_back(Make("", "d9", "view", 100, "x1"));
+  events.push_back(Make("alice", "d1", "view", 200, "a2"));
+  events.push_back(Make("alice", "", "click", 200, "a1"));  // same ms: insert_id breaks the tie
+  events.push_back(Make("alice", "d1", "$identify", 50, "a0"));
+  events[0].event_properties["button"] = PropertyValue::String("buy");
+  events[0].event_properties["price"] = PropertyValue::Number(9.5);
+  events[0].session_id = 1000;
+  events[1].session_id = kNoSessionId;
+  events[2].event_properties["button"] = PropertyValue::String("buy");
+  events[2].event_properties["nested"] = PropertyValue::Json(R"({"a":[1]})");
+  events[4].user_properties["$set"] = PropertyValue::Json(R"({"plan":"pro"})");
+  events[3].user_properties["plan"] = PropertyValue::Null();
+  return events;
+}
+
+TEST(SegmentTest, GroupsByUserElseDeviceAndSortsByTimeThenInsertId) {
+  absl::StatusOr<SegmentPtr> built = Segment::Build("p", Sample());
+  ASSERT_TRUE(built.ok()) << built.status();
+  const Segment& s = **built;
+  EXPECT_EQ(s.project(), "p");
+  ASSERT_EQ(s.event_count(), 5u);
+  ASSERT_EQ(s.group_count(), 3u);
+  // Device groups sort before user groups (is_user false < true), then by id.
+  EXPECT_EQ(s.group(0), (GroupKey{false, "d9"}));
+  EXPECT_EQ(s.group(1), (GroupKey{true, "alice"}));
+  EXPECT_EQ(s.group(2), (GroupKey{true, "bob"}));
+  EXPECT_EQ(s.group_begin(1), 1u);
+  EXPECT_EQ(s.group_begin(2), 4u);
+  EXPECT_EQ(s.group_begin(3), 5u);
+  EXPECT_EQ(s.insert_id(1), "a0");
+  EXPECT_EQ(s.insert_id(2), "a1");
+  EXPECT_EQ(s.insert_id(3), "a2");
+  EXPECT_EQ(s.time_ms(2), 200);
+  EXPECT_EQ(s.event_types(), (std::vector<std::string>{"$identify", "click", "view"}));
+  EXPECT_EQ(s.event_types()[s.event_type_code(4)], "click");
+  EXPECT_EQ(s.FindGroup(GroupKey{true, "bob"}), 2u);
+  EXPECT_EQ(s.FindGroup(GroupKey{false, "bob"}), std::nullopt);
+  EXPECT_EQ(s.FindEventType("view"), 2u);
+  EXPECT_EQ(s.FindEventType("nope"), std::nullopt);
+  EXPECT_EQ(s.session_column(0), kNoSessionId);
+  EXPECT_EQ(s.session_column(1), kNoSessionColumn);
+  EXPECT_EQ(s.session_column(4), 1000);
+  EXPECT_EQ(s.devices()[s.device_code(1)], "d1");
+  EXPECT_EQ(s.device_code(2), kNoCode);
+}
+
+TEST(SegmentTest, PropertiesAreSparseColumnsOverOneValueDictionary) {
+  SegmentPtr s = *Segment::Build("p", Sample());
+  std::optional<uint32_t> button = s->FindPropertyKey(false, "button");
+  ASSERT_TRUE(button.has_value());
+  EXPECT_EQ(s->property_column(false, *button).events, (std::vector<uint32_t>{3, 4}));
+  const PropertyValue* v = s->Property(false, *button, 4);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(*v, PropertyValue::String("buy"));
+  EXPECT_EQ(s->Property(false, *button, 0), nullptr);
+  // Both events' "buy" share one code.
+  EXPECT_EQ(s->property_column(false, *button).values[0],
+            s->property_column(false, *button).values[1]);
+  std::optional<uint32_t> plan = s->FindPropertyKey(true, "plan");
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(*s->Property(true, *plan, 2), PropertyValue::Null());
+  EXPECT_EQ(s->FindPropertyKey(true, "button"), std::nullopt);
+}
+
+TEST(SegmentTest, ToEventGivesBackEveryEvent) {
+  std::vector<Event> in = Sample();
+  SegmentPtr s = *Segment::Build("p", in);
+  std::vector<Event> out;
+  for (size_t e = 0; e < s->event_count(); ++e) out.push_back(s->ToEvent(e));
+  for (Event& e : in) e.project = "p";
+  auto key = [](const Event& e) { return e.insert_id; };
+  std::sort(in.begin(), in.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+  std::sort(out.begin(), out.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+  ASSERT_EQ(in.size(), out.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i].user_id, in[i].user_id);
+    EXPECT_EQ(out[i].device_id, in[i].device_id);
+    EXPECT_EQ(out[i].event_type, in[i].event_type);
+    EXPECT_EQ(out[i].time_ms, in[i].time_ms);
+    EXPECT_EQ(out[i].session_id, in[i].session_id);
+    EXPECT_EQ(out[i].event_properties, in[i].event_properties);
+    EXPECT_EQ(out[i].user_properties, in[i].user_properties);
+  }
+}
+
+TEST(SegmentTest, RefusesEventsItCannotStore) {
+  std::vector<Event> no_insert_id = {Make("u", "", "a", 1, "")};
+  EXPECT_EQ(Segment::Build("p", no_insert_id).status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<Event> anonymous = {Make("", "", "a", 1, "i")};
+  EXPECT_EQ(Segment::Build("p", anonymous).status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<Event> duplicate = {Make("u", "", "a", 1, "i"), Make("u", "d", "b", 7, "i")};
+  absl::StatusOr<SegmentPtr> dup = Segment::Build("p", duplicate);
+  EXPECT_EQ(dup.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(dup.status().message().find("repeats insert_id \"i\""), std::string::npos);
+  // The same insert_id in two groups is two events.
+  std::vector<Event> two_groups = {Make("u", "", "a", 1, "i"), Make("v", "", "a", 1, "i")};
+  EXPECT_TRUE(Segment::Build("p", two_groups).ok());
+  EXPECT_TRUE(Segment::Build("p", {}).ok());
+}
+
+std::vector<Event> Random(uint32_t seed, int n) {
+  std::mt19937 rng(seed);
+  std::vector<Event> events;
+  for (int i = 0; i < n; ++i) {
+    int actor = rng() % 50;
+    Event e = Make(rng() % 3 ? "u" + std::to_string(actor) : "",
+                   rng() % 2 || actor % 3 == 0 ? "d" + std::to_string(actor) : "",
+                   "t" + std::to_string(rng() % 7), static_cast<int64_t>(rng() % 100000) - 500,
+                   "i" + std::to_string(i));
+    if (e.user_id.empty() && e.device_id.empty()) e.device_id = "d0";
+    if (rng() % 2) e.session_id = static_cast<int64_t>(rng() % 5) - 1;
+    for (int k = rng() % 4; k > 0; --k) {
+      std::string key = "k" + std::to_string(rng() % 6);
+      switch (rng() % 5) {
+        case 0:
+          e.event_properties[key] = PropertyValue::Number(static_cast<double>(rng() % 10) / 4);
+          break;
+        case 1:
+          e.event_properties[key] = PropertyValue::String("s" + std::to_string(rng() % 4));
+          break;
+        case 2:
+          e.event_properties[key] = PropertyValue::Bool(rng() % 2);
+          break;
+        case 3:
+          e.event_properties[key] = PropertyValue::Null();
+          break;
+        default:
+          e.user_properties[key] = PropertyValue::Json("[" + std::to_string(rng() % 3) + "]");
+      }
+    }
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+bool SameSegment(const Segment& a, const Segment& b) {
+  if (a.event_count() != b.event_count() || a.group_count() != b.group_count()) return false;
+  for (size_t e = 0; e < a.event_count(); ++e) {
+    Event x = a.ToEvent(e), y = b.ToEvent(e);
+    if (x.user_id != y.user_id || x.device_id != y.device_id || x.event_type != y.event_type ||
+        x.time_ms != y.time_ms || x.insert_id != y.insert_id || x.session_id != y.session_id ||
+        x.event_properties != y.event_properties || x.user_properties != y.user_properties) {
+      return false;
+    }
+  }
+  return a.project() == b.project();
+}
+
+TEST(SegmentCodecTest, RoundTripsRandomSegments) {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    SegmentPtr s = *Segment::Build("proj-" + std::to_string(seed), Random(seed, 300));
+    std::string bytes = SegmentCodec::Encode(*s);
+    absl::StatusOr<SegmentPtr> back = SegmentCodec::Decode(bytes);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_TRUE(SameSegment(*s, **back)) << seed;
+    EXPECT_EQ(SegmentCodec::Encode(**back), bytes);
+  }
+  SegmentPtr empty = *Segment::Build("p", {});
+  absl::StatusOr<SegmentPtr> back = SegmentCodec::Decode(SegmentCodec::Encode(*empty));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->event_count(), 0u);
+}
+
+TEST(SegmentCodecTest, EveryFlippedByteAndEveryTruncationIsDataLoss) {
+  SegmentPtr s = *Segment::Build("p", Random(7, 40));
+  std::string bytes = SegmentCodec::Encode(*s);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string damaged = bytes;
+    damaged[i] ^= 0x20;
+    absl::StatusOr<SegmentPtr> d = SegmentCodec::Decode(damaged);
+    ASSERT_FALSE(d.ok()) << "byte " << i;
+    EXPECT_TRUE(d.status().code() == absl::StatusCode::kDataLoss ||
+                d.status().code() == absl::StatusCode::kUnimplemented)
+        << d.status();
+  }
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    absl::StatusOr<SegmentPtr> d = SegmentCodec::Decode(bytes.substr(0, len));
+    ASSERT_FALSE(d.ok()) << "length " << len;
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kDataLoss);
+  }
+  EXPECT_EQ(SegmentCodec::Decode(bytes + "x").status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(SegmentCodecTest, ANewerFormatIsUnimplementedNotCorrupt) {
+  std::string bytes = SegmentCodec::Encode(**Segment::Build("p", Random(3, 5)));
+  bytes[7] = '2';
+  EXPECT_EQ(SegmentCodec::Decode(bytes).status().code(), absl::StatusCode::kUnimplemented);
+}
+
+}  // namespace
+}  // namespace cohort::analytics::store

@@ -1,0 +1,82 @@
+#include "analytics/testing/random_events.h"
+
+#include <algorithm>
+#include <random>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace cohort::analytics::testing {
+
+std::vector<Event> RandomEvents(uint32_t seed, const RandomEventsOptions& options) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  static const char* kTypes[] = {"view", "click", "purchase", "signup", "$identify",
+                                 "dify.generate_conversation_name", "dify.message", "$exposure"};
+  std::vector<Event> events;
+  // A handful of instants shared by many events, for same-millisecond ties.
+  std::vector<int64_t> hot_times;
+  for (int i = 0; i < 5; ++i) hot_times.push_back(options.start_ms + pick(options.span_ms));
+  for (int i = 0; i < options.events; ++i) {
+    Event e;
+    e.project = options.project;
+    int actor = pick(options.actors);
+    switch (pick(6)) {
+      case 0:  // anonymous device
+        e.device_id = absl::StrCat("d", actor);
+        break;
+      case 1:  // logged in on the actor's own device
+      case 2:
+        e.user_id = absl::StrCat("u", actor);
+        e.device_id = absl::StrCat("d", actor);
+        break;
+      case 3:  // a shared device: another user on this device
+        e.user_id = absl::StrCat("u", pick(options.actors));
+        e.device_id = absl::StrCat("d", actor);
+        break;
+      default:  // server-side, user only
+        e.user_id = absl::StrCat("u", actor);
+    }
+    e.event_type = kTypes[pick(static_cast<int>(std::size(kTypes)))];
+    e.time_ms = pick(8) == 0 ? hot_times[pick(static_cast<int>(hot_times.size()))]
+                             : options.start_ms + pick(options.span_ms);
+    e.insert_id = absl::StrCat("i", pick(8) == 0 ? pick(20) : i);  // reused ids: dedup matters
+    switch (pick(4)) {
+      case 0:
+        e.session_id = kNoSessionId;
+        break;
+      case 1:
+        e.session_id = options.start_ms + pick(3) * 3'600'000;
+        break;
+      default:
+        break;  // no session: sessionized by gap
+    }
+    if (pick(2)) e.event_properties["button"] = PropertyValue::String(pick(2) ? "buy" : "sell");
+    if (pick(3) == 0) e.event_properties["price"] = PropertyValue::Number(pick(20) / 4.0);
+    if (pick(5) == 0) e.event_properties["price"] = PropertyValue::String(std::to_string(pick(9)));
+    if (e.event_type == "$exposure") {
+      e.event_properties["variant"] = PropertyValue::String(pick(2) ? "control" : "treatment");
+    }
+    if (e.event_type == "$identify") {
+      e.user_properties["$set"] =
+          PropertyValue::Json(absl::StrCat(R"({"plan":")", pick(2) ? "pro" : "free", R"("})"));
+    } else if (pick(6) == 0) {
+      e.user_properties["country"] = PropertyValue::String(pick(2) ? "CN" : "US");
+    }
+    events.push_back(std::move(e));
+    // Resend an earlier event (a client retry), sometimes with a different time.
+    if (pick(10) == 0) {
+      Event copy = events[pick(static_cast<int>(events.size()))];
+      if (pick(3) == 0) copy.time_ms += 1000;
+      copy.event_type = "resent";  // if it wins over the original, the numbers show it
+      events.push_back(std::move(copy));
+    }
+  }
+  // Out-of-order arrival: shuffle a window of the arrival order.
+  for (size_t i = 0; i + 1 < events.size(); i += 7) {
+    std::swap(events[i], events[i + 1 + pick(static_cast<int>(std::min<size_t>(5, events.size() - i - 1)))]);
+  }
+  return events;
+}
+
+}  // namespace cohort::analytics::testing
