@@ -80,9 +80,9 @@ TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
         const auto& want = std::get<ActiveUsersResult>(*expected);
         ASSERT_EQ(embedded->buckets, want.buckets) << "seed " << seed << " query " << q;
         ASSERT_EQ(embedded->values, want.values)
-            << "seed " << seed << " query " << q << " zone " << query.scope.time_zone
-            << " metric " << static_cast<int>(query.metric) << " interval "
-            << IntervalName(query.interval) << " identity " << static_cast<int>(identity);
+            << "seed " << seed << " query " << q << " zone " << query.scope.time_zone << " metric "
+            << static_cast<int>(query.metric) << " interval " << IntervalName(query.interval)
+            << " identity " << static_cast<int>(identity);
         ++compared;
       }
     }
@@ -114,7 +114,8 @@ TEST_F(ActiveUsersQueryTest, HandCheckedDeviceMergeAndNewUsers) {
   ActorView merged = ActorView::Build(snapshot.segments, IdentityMerge::kDeviceToUser);
   EXPECT_EQ(RunActiveUsers(query, merged)->values, (std::vector<int64_t>{1, 2}));
   query.metric = ActiveUsersMetric::kNew;
-  EXPECT_EQ(RunActiveUsers(query, merged)->values, (std::vector<int64_t>{1, 1}));  // u1 new on day 1
+  EXPECT_EQ(RunActiveUsers(query, merged)->values,
+            (std::vector<int64_t>{1, 1}));  // u1 new on day 1
   ActorView separate = ActorView::Build(snapshot.segments, IdentityMerge::kNone);
   EXPECT_EQ(RunActiveUsers(query, separate)->values, (std::vector<int64_t>{1, 2}));
   query.metric = ActiveUsersMetric::kRolling7;

@@ -58,7 +58,8 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
         keys.push_back(&segment.group(g));
         group_runs.emplace_back();
       }
-      group_runs[it->second].push_back(EventRun{s, segment.group_begin(g), segment.group_begin(g + 1)});
+      group_runs[it->second].push_back(
+          EventRun{s, segment.group_begin(g), segment.group_begin(g + 1)});
     }
   }
   std::vector<uint32_t> root(keys.size());

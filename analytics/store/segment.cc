@@ -162,9 +162,8 @@ std::optional<uint32_t> Segment::FindGroup(const GroupKey& key) const {
 }
 
 uint32_t Segment::group_of_event(size_t e) const {
-  return static_cast<uint32_t>(
-      std::upper_bound(group_offsets_.begin(), group_offsets_.end(), e) - group_offsets_.begin() -
-      1);
+  return static_cast<uint32_t>(std::upper_bound(group_offsets_.begin(), group_offsets_.end(), e) -
+                               group_offsets_.begin() - 1);
 }
 
 std::string_view Segment::insert_id(size_t e) const {

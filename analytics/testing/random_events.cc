@@ -11,8 +11,9 @@ namespace cohort::analytics::testing {
 std::vector<Event> RandomEvents(uint32_t seed, const RandomEventsOptions& options) {
   std::mt19937_64 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
-  static const char* kTypes[] = {"view", "click", "purchase", "signup", "$identify",
-                                 "dify.generate_conversation_name", "dify.message", "$exposure"};
+  static const char* kTypes[] = {"view",         "click",     "purchase",
+                                 "signup",       "$identify", "dify.generate_conversation_name",
+                                 "dify.message", "$exposure"};
   std::vector<Event> events;
   // A handful of instants shared by many events, for same-millisecond ties.
   std::vector<int64_t> hot_times;
@@ -74,7 +75,8 @@ std::vector<Event> RandomEvents(uint32_t seed, const RandomEventsOptions& option
   }
   // Out-of-order arrival: shuffle a window of the arrival order.
   for (size_t i = 0; i + 1 < events.size(); i += 7) {
-    std::swap(events[i], events[i + 1 + pick(static_cast<int>(std::min<size_t>(5, events.size() - i - 1)))]);
+    std::swap(events[i],
+              events[i + 1 + pick(static_cast<int>(std::min<size_t>(5, events.size() - i - 1)))]);
   }
   return events;
 }

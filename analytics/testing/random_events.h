@@ -15,7 +15,7 @@ namespace cohort::analytics::testing {
 struct RandomEventsOptions {
   int actors = 30;
   int events = 400;
-  int64_t start_ms = 1'772'841'600'000;   // 2026-03-07T00:00:00Z, before US DST begins (03-08)
+  int64_t start_ms = 1'772'841'600'000;  // 2026-03-07T00:00:00Z, before US DST begins (03-08)
   int64_t span_ms = 10LL * 24 * 3600 * 1000;
   std::string project = "p";
 };
