@@ -5,44 +5,17 @@
 #include "analytics/store/active_users_query.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <random>
 
 #include "analytics/reference/reference_engine.h"
-#include "analytics/store/segment_store.h"
+#include "analytics/store/testing/stored_events_test_base.h"
 #include "analytics/testing/random_events.h"
 
 namespace cohort::analytics::store {
 namespace {
 
-class ActiveUsersQueryTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/active_users_query_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
-  // Stores `events` in `batches` appends into a fresh store and returns its snapshot.
-  Snapshot Store(const std::vector<Event>& events, int batches, int run) {
-    SegmentStoreOptions options;
-    options.dir = dir_ + "/" + std::to_string(run);
-    absl::StatusOr<std::unique_ptr<SegmentStore>> store = SegmentStore::Open(options);
-    EXPECT_TRUE(store.ok()) << store.status();
-    size_t per_batch = events.size() / batches + 1;
-    for (size_t i = 0; i < events.size(); i += per_batch) {
-      std::vector<Event> batch(events.begin() + i,
-                               events.begin() + std::min(events.size(), i + per_batch));
-      absl::StatusOr<AppendResult> r = (*store)->Append(std::move(batch));
-      EXPECT_TRUE(r.ok()) << r.status();
-    }
-    return (*store)->GetSnapshot("p");
-  }
-
-  std::string dir_;
-};
+using ActiveUsersQueryTest = StoredEventsTest;
 
 TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
   const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe",

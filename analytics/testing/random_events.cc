@@ -81,4 +81,37 @@ std::vector<Event> RandomEvents(uint32_t seed, const RandomEventsOptions& option
   return events;
 }
 
+PropertyFilter MakeFilter(PropertyRef::Scope scope, std::string key, FilterOp op,
+                          std::vector<PropertyValue> values) {
+  return PropertyFilter{PropertyRef{scope, std::move(key)}, op, std::move(values)};
+}
+
+EventSelector RandomSelector(std::mt19937& rng, const std::vector<const char*>& types) {
+  EventSelector selector;
+  selector.event_type = types[rng() % types.size()];
+  switch (rng() % 8) {
+    case 0:
+      selector.filters.push_back(MakeFilter(PropertyRef::Scope::kEvent, "button",
+                                            FilterOp::kEquals,
+                                            {PropertyValue::String(rng() % 2 ? "buy" : "sell")}));
+      break;
+    case 1:
+      selector.filters.push_back(
+          MakeFilter(PropertyRef::Scope::kEvent, "price", FilterOp::kGreater,
+                     {PropertyValue::Number(static_cast<double>(rng() % 5))}));
+      break;
+    case 2:
+      selector.filters.push_back(MakeFilter(PropertyRef::Scope::kUser, "plan", FilterOp::kEquals,
+                                            {PropertyValue::String(rng() % 2 ? "pro" : "free")}));
+      break;
+    case 3:
+      selector.filters.push_back(MakeFilter(PropertyRef::Scope::kUser, "country",
+                                            FilterOp::kNotEquals, {PropertyValue::String("CN")}));
+      break;
+    default:
+      break;
+  }
+  return selector;
+}
+
 }  // namespace cohort::analytics::testing

@@ -6,9 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "analytics/model/event.h"
+#include "analytics/model/query.h"
 
 namespace cohort::analytics::testing {
 
@@ -22,5 +25,12 @@ struct RandomEventsOptions {
 
 // Events in arrival order (duplicates included).
 std::vector<Event> RandomEvents(uint32_t seed, const RandomEventsOptions& options = {});
+
+PropertyFilter MakeFilter(PropertyRef::Scope scope, std::string key, FilterOp op,
+                          std::vector<PropertyValue> values);
+
+// A selector of one of `types`, in half the cases with one filter on the dataset's properties
+// (event button/price, user plan/country).
+EventSelector RandomSelector(std::mt19937& rng, const std::vector<const char*>& types);
 
 }  // namespace cohort::analytics::testing

@@ -1,0 +1,48 @@
+// The embedded store's query engine: answers a typed Query (model/query.h) from the current
+// snapshot of the query's project. The actor view of a (project, data version, identity mode) is
+// built once and shared by the queries that follow until the data changes.
+//
+// Thread-safe: queries may run concurrently with each other and with appends.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "analytics/model/query.h"
+#include "analytics/model/result.h"
+#include "analytics/store/actor_view.h"
+#include "analytics/store/segment_store.h"
+
+namespace cohort::analytics::store {
+
+struct EngineAnswer {
+  Result result;
+  uint64_t data_version = 0;  // the snapshot the answer was computed from
+};
+
+class EmbeddedEngine {
+ public:
+  // `store` must outlive the engine.
+  explicit EmbeddedEngine(const SegmentStore& store) : store_(store) {}
+
+  // Errors: kInvalidArgument (a time zone not in the tz database, a funnel of more than 16
+  // steps).
+  [[nodiscard]] absl::StatusOr<EngineAnswer> Run(const Query& query);
+
+ private:
+  std::shared_ptr<const ActorView> ViewFor(const std::string& project, IdentityMerge identity,
+                                           uint64_t* version);
+
+  const SegmentStore& store_;
+  absl::Mutex mu_;
+  struct Cached {
+    uint64_t version = 0;
+    std::shared_ptr<const ActorView> view;
+  };
+  absl::flat_hash_map<std::pair<std::string, IdentityMerge>, Cached> views_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cohort::analytics::store

@@ -1,0 +1,383 @@
+// The embedded store's experiments against the brute-force reference on randomized datasets
+// (issue 6, "Correctness"): the same events, appended in several batches so actors span segments
+// and duplicates cross them, must give identical results — bit for bit, statistics included — for
+// conversion and mean metrics, two to four variants, filtered goals, windows, confidences,
+// expected splits and mSPRT, in both identity modes; plus hand-checked cases of each rule.
+#include "analytics/store/experiment_query.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "analytics/reference/reference_engine.h"
+#include "analytics/store/testing/stored_events_test_base.h"
+#include "analytics/testing/random_events.h"
+
+namespace cohort::analytics::store {
+namespace {
+
+constexpr int64_t kMinute = 60'000;
+constexpr int64_t kHour = 60 * kMinute;
+constexpr int64_t kDay = 24 * kHour;
+constexpr int64_t kT0 = 1'772'841'600'000;  // 2026-03-07 UTC
+
+using ExperimentQueryTest = StoredEventsTest;
+
+std::string Describe(const Number& n) {
+  if (!n) return "null";
+  std::ostringstream out;
+  out.precision(17);
+  out << *n;
+  return out.str();
+}
+
+std::string Describe(const ExperimentResult& r) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "{multiple " << r.multiple_exposures << " srm " << r.srm_chi_squared << "/"
+      << r.srm_p_value << "/" << r.sample_ratio_mismatch;
+  for (const VariantResult& v : r.variants) {
+    out << "\n  [" << v.variant << " n " << v.actors << " x " << v.conversions << " mean " << v.mean
+        << " var " << v.variance << " p " << Describe(v.p_value) << " adj "
+        << Describe(v.p_value_adjusted) << " diff " << Describe(v.difference) << " ["
+        << Describe(v.difference_low) << ", " << Describe(v.difference_high) << "] lift "
+        << Describe(v.lift) << " [" << Describe(v.lift_low) << ", " << Describe(v.lift_high)
+        << "] avp " << Describe(v.always_valid_p_value) << " degenerate " << v.degenerate << "]";
+  }
+  return out.str() + "}";
+}
+
+// A goal of the random dataset's types (purchase more often), sometimes filtered.
+EventSelector RandomGoal(std::mt19937& rng) {
+  return testing::RandomSelector(rng, {"purchase", "purchase", "click", "view", "signup",
+                                       "_active", "_all", "$exposure", "resent", "purchase",
+                                       "dify.message", "$identify"});
+}
+
+// Reshapes the random dataset's exposures per seed: as generated (a coin per exposure, so most
+// exposed actors see both variants), sticky per storage group (arms of useful size), three or
+// four variants (Bonferroni; a number 1 and a string "1" share the label "1"), and exposures
+// without the variant property.
+void ReshapeExposures(uint32_t seed, std::vector<Event>* events) {
+  const int mode = static_cast<int>(seed % 4);
+  if (mode == 0) return;
+  std::mt19937 rng(seed * 7919);
+  for (Event& e : *events) {
+    if (e.event_type != "$exposure") continue;
+    const std::string& who = e.user_id.empty() ? e.device_id : e.user_id;
+    size_t h = std::hash<std::string>()(who);
+    if (rng() % 10 == 0) h = rng();  // a stray exposure to another variant
+    switch (mode) {
+      case 1:
+        e.event_properties["variant"] = PropertyValue::String(h % 2 ? "control" : "treatment");
+        break;
+      case 2:
+        switch (h % 4) {
+          case 0:
+            e.event_properties["variant"] = PropertyValue::String("control");
+            break;
+          case 1:
+            e.event_properties["variant"] = PropertyValue::String("treatment");
+            break;
+          case 2:
+            e.event_properties["variant"] = PropertyValue::String("b");
+            break;
+          default:
+            e.event_properties["variant"] =
+                rng() % 2 ? PropertyValue::Number(1) : PropertyValue::String("1");
+        }
+        break;
+      default:
+        e.event_properties["variant"] = PropertyValue::String(h % 3 ? "control" : "treatment");
+        if (rng() % 5 == 0) e.event_properties.erase("variant");
+    }
+  }
+}
+
+TEST_F(ExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
+  const int64_t kWindows[] = {0, kMinute, kHour, kDay, 3 * kDay, 14 * kDay};
+  const double kConfidences[] = {0.9, 0.95, 0.99};
+  const double kTau2[] = {0.0001, 0.01, 1, 25};
+  int compared = 0, errors = 0;
+  // How much the comparisons exercised, so the test cannot pass on empty experiments.
+  int two_arms = 0, tested = 0, welch = 0, adjusted = 0, always_valid = 0, lifted = 0,
+      with_multiple = 0, mean_with_variance = 0, degenerate = 0;
+  for (uint32_t seed = 1; seed <= 32; ++seed) {
+    std::mt19937 rng(seed);
+    testing::RandomEventsOptions options;
+    if (seed % 3 == 0) {  // more actors, bigger arms
+      options.actors = 80;
+      options.events = 900;
+    }
+    std::vector<Event> events = testing::RandomEvents(seed, options);
+    ReshapeExposures(seed, &events);
+    Snapshot snapshot = Store(events, 1 + static_cast<int>(rng() % 4), static_cast<int>(seed));
+    ReferenceEngine reference(events);
+    for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
+      ActorView view = ActorView::Build(snapshot.segments, identity);
+      for (int q = 0; q < 12; ++q) {
+        ExperimentQuery query;
+        query.scope.project = "p";
+        query.scope.identity = identity;
+        if (rng() % 4 == 0) {
+          query.scope.from_ms = options.start_ms - kHour;
+          query.scope.to_ms = options.start_ms + options.span_ms + kHour;
+        } else {
+          query.scope.from_ms =
+              options.start_ms - kHour + static_cast<int64_t>(rng() % (options.span_ms / 2));
+          query.scope.to_ms =
+              query.scope.from_ms + kHour + static_cast<int64_t>(rng() % options.span_ms);
+        }
+        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
+        if (rng() % 10 == 0) {  // another exposure event and variant property
+          query.exposure_event = "click";
+          query.variant_property = "button";
+          query.control = "buy";
+        }
+        if (rng() % 8 == 0) query.control = rng() % 2 ? "treatment" : "nobody";
+        query.goal = RandomGoal(rng);
+        query.window_ms = kWindows[rng() % std::size(kWindows)];
+        if (rng() % 2) query.window_ms += static_cast<int64_t>(rng() % kDay);
+        if (rng() % 2) {
+          static const char* kSums[] = {"price", "price", "price", "button", "variant"};
+          query.sum_property = kSums[rng() % std::size(kSums)];
+        }
+        query.confidence = kConfidences[rng() % std::size(kConfidences)];
+        if (rng() % 4 == 0) {  // sized for the seed's variants, rarely not
+          size_t variants = seed % 4 == 2 && query.exposure_event == "$exposure" ? 4 : 2;
+          if (rng() % 10 == 0) variants = 5 - variants;
+          for (size_t v = 0; v < variants; ++v) {
+            query.expected_split.push_back(1 + static_cast<double>(rng() % 3));
+          }
+        }
+        if (rng() % 2) query.msprt_tau2 = kTau2[rng() % std::size(kTau2)];
+        // Rarely, parameters the statistics reject: both engines must fail alike.
+        if (rng() % 40 == 0) query.confidence = 1.5;
+        if (rng() % 40 == 0) query.msprt_tau2 = -1;
+        if (rng() % 80 == 0) query.scope.time_zone = "Not/AZone";
+
+        absl::StatusOr<ExperimentResult> embedded = RunExperiment(query, view);
+        absl::StatusOr<Result> expected = reference.Run(query);
+        std::string where = "seed " + std::to_string(seed) + " query " + std::to_string(q) +
+                            " identity " + std::to_string(static_cast<int>(identity));
+        ++compared;
+        if (!expected.ok()) {
+          ASSERT_EQ(embedded.status(), expected.status()) << where;
+          ++errors;
+          continue;
+        }
+        ASSERT_TRUE(embedded.ok()) << embedded.status() << " " << where;
+        const auto& want = std::get<ExperimentResult>(*expected);
+        ASSERT_EQ(*embedded, want)
+            << where << "\ngot  " << Describe(*embedded) << "\nwant " << Describe(want);
+        if (want.variants.size() >= 2) ++two_arms;
+        if (want.multiple_exposures > 0) ++with_multiple;
+        for (const VariantResult& v : want.variants) {
+          if (v.p_value) ++tested;
+          if (v.p_value && query.sum_property) ++welch;
+          if (v.p_value_adjusted) ++adjusted;
+          if (v.always_valid_p_value) ++always_valid;
+          if (v.lift) ++lifted;
+          if (v.degenerate) ++degenerate;
+          if (query.sum_property && v.variance > 0) ++mean_with_variance;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 32 * 2 * 12);
+  EXPECT_GT(errors, 0);
+  EXPECT_LT(errors, 100);
+  EXPECT_GT(two_arms, 300);
+  EXPECT_GT(tested, 300);
+  EXPECT_GT(welch, 100);
+  EXPECT_GT(adjusted, 50);
+  EXPECT_GT(always_valid, 100);
+  EXPECT_GT(lifted, 150);
+  EXPECT_GT(with_multiple, 300);
+  EXPECT_GT(mean_with_variance, 100);
+  EXPECT_GT(degenerate, 50);
+}
+
+Event Make(std::string user, std::string type, int64_t time, std::string id) {
+  Event e;
+  e.project = "p";
+  e.user_id = std::move(user);
+  e.event_type = std::move(type);
+  e.time_ms = time;
+  e.insert_id = std::move(id);
+  return e;
+}
+
+Event Exposure(std::string user, int64_t time, std::string id, std::string variant) {
+  Event e = Make(std::move(user), "$exposure", time, std::move(id));
+  e.event_properties["variant"] = PropertyValue::String(std::move(variant));
+  return e;
+}
+
+Event Purchase(std::string user, int64_t time, std::string id, PropertyValue price) {
+  Event e = Make(std::move(user), "purchase", time, std::move(id));
+  e.event_properties["price"] = std::move(price);
+  return e;
+}
+
+// The range is [kT0, kT0 + 1 day). Control: u1 (converts at +1h for 2, again at +2h for "3"),
+// u2 (only a click). Treatment: u3 (a purchase in the same millisecond as its exposure, before it
+// in the total order, does not count; the one after it does, for 4), u5 (its first exposure has no
+// variant; the purchase before its real first exposure does not count), u6 (exposed to control
+// before the range, so treatment; converts for 1, and again after the range). u4 sees both
+// variants.
+std::vector<Event> HandEvents() {
+  return {
+      Exposure("u1", kT0, "u1a", "control"),
+      Purchase("u1", kT0 + kHour, "u1b", PropertyValue::Number(2)),
+      Purchase("u1", kT0 + 2 * kHour, "u1c", PropertyValue::String("3")),
+      Exposure("u2", kT0, "u2a", "control"),
+      Make("u2", "click", kT0 + kHour, "u2b"),
+      Purchase("u3", kT0 + kHour, "u3a", PropertyValue::Number(100)),
+      Exposure("u3", kT0 + kHour, "u3b", "treatment"),
+      Purchase("u3", kT0 + kHour, "u3c", PropertyValue::Number(4)),
+      Exposure("u4", kT0, "u4a", "control"),
+      Exposure("u4", kT0 + kHour, "u4b", "treatment"),
+      Purchase("u4", kT0 + 2 * kHour, "u4c", PropertyValue::Number(9)),
+      Make("u5", "$exposure", kT0, "u5a"),
+      Purchase("u5", kT0 + 30 * kMinute, "u5b", PropertyValue::Number(7)),
+      Exposure("u5", kT0 + kHour, "u5c", "treatment"),
+      Exposure("u6", kT0 - kHour, "u6a", "control"),
+      Exposure("u6", kT0 + kHour, "u6b", "treatment"),
+      Purchase("u6", kT0 + 2 * kHour, "u6c", PropertyValue::Number(1)),
+      Purchase("u6", kT0 + kDay + kHour, "u6d", PropertyValue::Number(50)),
+  };
+}
+
+ExperimentQuery HandQuery() {
+  ExperimentQuery query;
+  query.scope.project = "p";
+  query.scope.from_ms = kT0;
+  query.scope.to_ms = kT0 + kDay;
+  query.goal.event_type = "purchase";
+  query.window_ms = 90 * kMinute;
+  return query;
+}
+
+TEST_F(ExperimentQueryTest, HandCheckedConversion) {
+  Snapshot snapshot = Store(HandEvents(), 3, 0);
+  ActorView view = ActorView::Build(snapshot.segments, IdentityMerge::kDeviceToUser);
+  absl::StatusOr<ExperimentResult> result = RunExperiment(HandQuery(), view);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->multiple_exposures, 1);
+  ASSERT_EQ(result->variants.size(), 2u);
+  const VariantResult& control = result->variants[0];
+  EXPECT_EQ(control.variant, "control");
+  EXPECT_EQ(control.actors, 2);
+  EXPECT_EQ(control.conversions, 1);
+  EXPECT_DOUBLE_EQ(control.mean, 0.5);
+  EXPECT_DOUBLE_EQ(control.variance, 0.5);  // {1, 0}
+  EXPECT_FALSE(control.p_value.has_value());
+  const VariantResult& treatment = result->variants[1];
+  EXPECT_EQ(treatment.variant, "treatment");
+  EXPECT_EQ(treatment.actors, 3);
+  EXPECT_EQ(treatment.conversions, 2);  // u3 and u6
+  EXPECT_DOUBLE_EQ(treatment.mean, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(treatment.variance, 1.0 / 3);  // {1, 0, 1}
+  ASSERT_TRUE(treatment.p_value.has_value());
+  EXPECT_GT(*treatment.p_value, 0.5);  // 1 of 2 against 2 of 3: nowhere near significant
+  EXPECT_DOUBLE_EQ(*treatment.difference, 2.0 / 3 - 0.5);
+  EXPECT_DOUBLE_EQ(*treatment.lift, (2.0 / 3 - 0.5) / 0.5);
+  EXPECT_FALSE(treatment.p_value_adjusted.has_value());      // two variants
+  EXPECT_FALSE(treatment.always_valid_p_value.has_value());  // no tau²
+  EXPECT_DOUBLE_EQ(result->srm_chi_squared, 0.2);            // 2 and 3 against 2.5 each
+  EXPECT_FALSE(result->sample_ratio_mismatch);
+}
+
+TEST_F(ExperimentQueryTest, HandCheckedMeanMetricAndWindow) {
+  Snapshot snapshot = Store(HandEvents(), 2, 0);
+  ActorView view = ActorView::Build(snapshot.segments, IdentityMerge::kNone);
+  ExperimentQuery query = HandQuery();
+  query.sum_property = "price";
+  query.msprt_tau2 = 1;
+  absl::StatusOr<ExperimentResult> result = RunExperiment(query, view);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->variants.size(), 2u);
+  EXPECT_EQ(result->variants[0].conversions, 1);             // filled for mean metrics too
+  EXPECT_DOUBLE_EQ(result->variants[0].mean, 1);             // {2, 0}
+  EXPECT_DOUBLE_EQ(result->variants[0].variance, 2);         // ((2-1)² + (0-1)²) / 1
+  EXPECT_DOUBLE_EQ(result->variants[1].mean, 5.0 / 3);       // {4, 0, 1}
+  EXPECT_DOUBLE_EQ(result->variants[1].variance, 13.0 / 3);  // (17 - 25/3) / 2
+  EXPECT_DOUBLE_EQ(*result->variants[1].difference, 5.0 / 3 - 1);
+  EXPECT_TRUE(result->variants[1].p_value.has_value());
+  EXPECT_TRUE(result->variants[1].always_valid_p_value.has_value());
+
+  // A 14-day window takes u1's "3" too; u6's purchase after the range still does not count.
+  query.window_ms = 14 * kDay;
+  result = RunExperiment(query, view);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_DOUBLE_EQ(result->variants[0].mean, 2.5);      // {5, 0}
+  EXPECT_DOUBLE_EQ(result->variants[1].mean, 5.0 / 3);  // unchanged
+  // A zero window: only goal events in the exposure's millisecond (u3's second purchase).
+  query.window_ms = 0;
+  result = RunExperiment(query, view);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->variants[0].conversions, 0);
+  EXPECT_EQ(result->variants[1].conversions, 1);
+  EXPECT_DOUBLE_EQ(result->variants[1].mean, 4.0 / 3);
+  EXPECT_TRUE(result->variants[1].p_value.has_value());  // control {0, 0}: variance 0, one arm
+  EXPECT_FALSE(result->variants[1].lift.has_value());    // the control's mean is 0
+}
+
+TEST_F(ExperimentQueryTest, ThreeVariantsControlFirstAndBonferroni) {
+  std::vector<Event> events = HandEvents();
+  events.push_back(Exposure("u7", kT0, "u7a", "b"));
+  events.push_back(Exposure("u8", kT0, "u8a", "b"));
+  events.push_back(Purchase("u8", kT0 + kMinute, "u8b", PropertyValue::Number(1)));
+  Snapshot snapshot = Store(events, 1, 0);
+  ActorView view = ActorView::Build(snapshot.segments, IdentityMerge::kDeviceToUser);
+  ExperimentQuery query = HandQuery();
+  query.expected_split = {1, 1, 1};  // b, control, treatment
+  absl::StatusOr<ExperimentResult> result = RunExperiment(query, view);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->variants.size(), 3u);
+  EXPECT_EQ(result->variants[0].variant, "control");
+  EXPECT_EQ(result->variants[1].variant, "b");
+  EXPECT_EQ(result->variants[2].variant, "treatment");
+  for (int v : {1, 2}) {
+    ASSERT_TRUE(result->variants[v].p_value.has_value());
+    ASSERT_TRUE(result->variants[v].p_value_adjusted.has_value());
+    EXPECT_DOUBLE_EQ(*result->variants[v].p_value_adjusted,
+                     std::min(1.0, 2 * *result->variants[v].p_value));
+  }
+  // 2, 2, 3 against 7/3 each.
+  EXPECT_NEAR(result->srm_chi_squared, (1.0 / 9 + 1.0 / 9 + 4.0 / 9) / (7.0 / 3), 1e-12);
+
+  // Without the control among the variants: by name, no tests, SRM still.
+  query.control = "nobody";
+  result = RunExperiment(query, view);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->variants.size(), 3u);
+  EXPECT_EQ(result->variants[0].variant, "b");
+  for (const VariantResult& v : result->variants) EXPECT_FALSE(v.p_value.has_value());
+  EXPECT_GT(result->srm_chi_squared, 0);
+
+  // A split of the wrong size is rejected by the SRM check.
+  query.expected_split = {1, 1};
+  EXPECT_EQ(RunExperiment(query, view).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ExperimentQueryTest, EmptyAndInvalid) {
+  Snapshot snapshot = Store(HandEvents(), 1, 0);
+  ActorView view = ActorView::Build(snapshot.segments, IdentityMerge::kDeviceToUser);
+  ExperimentQuery query = HandQuery();
+  query.scope.from_ms = kT0 + 10 * kDay;  // no exposure in range
+  query.scope.to_ms = kT0 + 11 * kDay;
+  absl::StatusOr<ExperimentResult> result = RunExperiment(query, view);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, ExperimentResult());
+  query.scope.time_zone = "Not/AZone";
+  EXPECT_EQ(RunExperiment(query, view).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace cohort::analytics::store

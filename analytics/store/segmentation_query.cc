@@ -1,0 +1,275 @@
+#include "analytics/store/segmentation_query.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "analytics/model/formula.h"
+#include "analytics/store/activity.h"
+#include "analytics/store/event_matcher.h"
+#include "analytics/store/user_state.h"
+#include "analytics/time/calendar.h"
+
+namespace cohort::analytics::store {
+namespace {
+
+// The index of the bucket of `starts` (ascending bucket starts, the last bucket ending at `end`)
+// that holds `t`, or -1 outside them.
+int BucketIndex(const std::vector<int64_t>& starts, int64_t end, int64_t t) {
+  if (starts.empty() || t < starts.front() || t >= end) return -1;
+  return static_cast<int>(std::upper_bound(starts.begin(), starts.end(), t) - starts.begin()) - 1;
+}
+
+// One actor's matching events in one (label, series, bucket) cell.
+struct Hit {
+  uint32_t label = 0;
+  uint32_t series = 0;
+  uint32_t bucket = 0;
+  int64_t events = 0;
+};
+
+bool CellLess(const Hit& x, const Hit& y) {
+  return std::tie(x.label, x.series, x.bucket) < std::tie(y.label, y.series, y.bucket);
+}
+bool SameCell(const Hit& x, const Hit& y) {
+  return x.label == y.label && x.series == y.series && x.bucket == y.bucket;
+}
+
+// Group labels of the query, interned: ids in order of first appearance.
+class Labels {
+ public:
+  uint32_t Intern(std::string label) {
+    auto [it, inserted] = ids_.try_emplace(label, static_cast<uint32_t>(names_.size()));
+    if (inserted) names_.push_back(std::move(label));
+    return it->second;
+  }
+  size_t size() const { return names_.size(); }
+  const std::string& name(uint32_t id) const { return names_[id]; }
+
+ private:
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  std::vector<std::string> names_;
+};
+
+// The group-by label of an event ("" without group-by). Event scope: one label per value code of
+// each segment, computed once; user scope: the label of the user properties as of the event.
+class Labeler {
+ public:
+  Labeler(const ActorView& view, const std::optional<PropertyRef>& group_by, Labels* labels)
+      : group_by_(group_by), labels_(labels) {
+    if (!group_by_ || group_by_->scope != PropertyRef::Scope::kEvent) return;
+    for (const SegmentPtr& segment : view.segments()) {
+      keys_.push_back(segment->FindPropertyKey(false, group_by_->key));
+      by_code_.emplace_back(keys_.back() ? segment->values().size() : 0, kUnknown);
+    }
+  }
+
+  uint32_t Label(const EventRef& ref, const Properties* user_properties) {
+    if (!group_by_) return labels_->Intern("");
+    if (group_by_->scope == PropertyRef::Scope::kUser) {
+      auto it = user_properties->find(group_by_->key);
+      return labels_->Intern(it == user_properties->end() ? std::string(kNoneGroup)
+                                                          : it->second.Label());
+    }
+    const std::optional<uint32_t>& key = keys_[ref.segment_number];
+    const PropertyValue* value = key ? ref.segment->Property(false, *key, ref.index) : nullptr;
+    if (value == nullptr) return labels_->Intern(kNoneGroup);
+    uint32_t& id = by_code_[ref.segment_number][value - ref.segment->values().data()];
+    if (id == kUnknown) id = labels_->Intern(value->Label());
+    return id;
+  }
+
+ private:
+  static constexpr uint32_t kUnknown = UINT32_MAX;
+  const std::optional<PropertyRef>& group_by_;
+  Labels* labels_;
+  std::vector<std::optional<uint32_t>> keys_;   // per segment
+  std::vector<std::vector<uint32_t>> by_code_;  // per segment: label id per value code
+};
+
+// One series in one output group.
+struct GroupCells {
+  std::vector<int64_t> events;  // per bucket
+  std::vector<int64_t> actors;  // per bucket
+  int64_t total_events = 0;
+  int64_t total_actors = 0;
+};
+
+std::string SeriesName(size_t index) { return std::string(1, static_cast<char>('A' + index)); }
+
+}  // namespace
+
+absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& query,
+                                                   const ActorView& view) {
+  std::vector<Formula> formulas;
+  for (size_t f = 0; f < query.formulas.size(); ++f) {
+    absl::StatusOr<Formula> formula =
+        Formula::Parse(query.formulas[f], static_cast<int>(query.events.size()));
+    if (!formula.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("formulas[", f, "]: ", std::string(formula.status().message())));
+    }
+    formulas.push_back(*std::move(formula));
+  }
+  const QueryScope& scope = query.scope;
+  absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
+  if (!calendar.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("time_zone: ", std::string(calendar.status().message())));
+  }
+  SegmentationResult result;
+  result.buckets = calendar->BucketStarts(scope.from_ms, scope.to_ms, query.interval);
+  const size_t bucket_count = result.buckets.size();
+  const size_t series_count = query.events.size();
+
+  Activity activity(view, scope);
+  std::vector<EventMatcher> matchers;
+  bool needs_user_properties = query.group_by && query.group_by->scope == PropertyRef::Scope::kUser;
+  for (const EventSelector& selector : query.events) {
+    matchers.emplace_back(view, selector, activity);
+    needs_user_properties = needs_user_properties || matchers.back().needs_user_properties();
+  }
+
+  // The pass: every actor's distinct cells, sorted, with their event counts.
+  Labels labels;
+  Labeler labeler(view, query.group_by, &labels);
+  std::vector<Hit> hits;
+  std::vector<size_t> actor_hits_begin = {0};
+  std::vector<Hit> actor_hits;
+  UserState user_state;
+  for (size_t a = 0; a < view.actor_count(); ++a) {
+    actor_hits.clear();
+    user_state.Reset();
+    view.ForEachEvent(a, [&](const EventRef& ref) {
+      const Properties* user_properties =
+          needs_user_properties ? &user_state.Advance(ref) : nullptr;
+      int64_t t = ref.segment->time_ms(ref.index);
+      if (t < scope.from_ms || t >= scope.to_ms) return;
+      int b = BucketIndex(result.buckets, scope.to_ms, t);
+      std::optional<uint32_t> label;
+      for (size_t s = 0; s < series_count; ++s) {
+        if (!matchers[s].Matches(ref, user_properties)) continue;
+        if (!label) label = labeler.Label(ref, user_properties);
+        actor_hits.push_back(Hit{*label, static_cast<uint32_t>(s), static_cast<uint32_t>(b), 1});
+      }
+    });
+    std::sort(actor_hits.begin(), actor_hits.end(), CellLess);
+    for (const Hit& hit : actor_hits) {
+      if (hits.size() > actor_hits_begin.back() && SameCell(hits.back(), hit)) {
+        hits.back().events += hit.events;
+      } else {
+        hits.push_back(hit);
+      }
+    }
+    actor_hits_begin.push_back(hits.size());
+  }
+
+  // The groups: labels ranked by the sum over the series of their range totals.
+  const size_t label_count = labels.size();
+  std::vector<uint32_t> group_of_label(label_count, 0);
+  std::vector<std::string> group_names;
+  if (!query.group_by) {
+    group_names.push_back("");
+  } else {
+    std::vector<int64_t> score(label_count, 0);
+    for (size_t a = 0; a + 1 < actor_hits_begin.size(); ++a) {
+      for (size_t i = actor_hits_begin[a]; i < actor_hits_begin[a + 1]; ++i) {
+        const Hit& hit = hits[i];
+        if (query.metric == SeriesMetric::kTotals) {
+          score[hit.label] += hit.events;
+        } else if (i == actor_hits_begin[a] || hits[i - 1].label != hit.label ||
+                   hits[i - 1].series != hit.series) {
+          ++score[hit.label];  // the actor's first cell of this (label, series)
+        }
+      }
+    }
+    std::vector<uint32_t> ranked(label_count);
+    for (uint32_t l = 0; l < label_count; ++l) ranked[l] = l;
+    std::sort(ranked.begin(), ranked.end(), [&](uint32_t x, uint32_t y) {
+      if (score[x] != score[y]) return score[x] > score[y];
+      return labels.name(x) < labels.name(y);
+    });
+    size_t limit = static_cast<size_t>(std::max(query.limit, 0));
+    size_t kept = std::min(limit, label_count);
+    for (size_t i = 0; i < label_count; ++i) {
+      group_of_label[ranked[i]] = static_cast<uint32_t>(std::min(i, kept));
+      if (i < kept) group_names.push_back(labels.name(ranked[i]));
+    }
+    if (label_count > kept) group_names.push_back(kOtherGroup);
+  }
+
+  // Fold each actor's cells into the groups: events add up, an actor counts once per cell.
+  const size_t group_count = group_names.size();
+  std::vector<GroupCells> cells(series_count * group_count);
+  for (GroupCells& c : cells) {
+    c.events.assign(bucket_count, 0);
+    c.actors.assign(bucket_count, 0);
+  }
+  auto cell_of = [&](size_t s, size_t g) -> GroupCells& { return cells[s * group_count + g]; };
+  std::vector<std::tuple<uint32_t, uint32_t, uint32_t>> actor_cells;  // (group, series, bucket)
+  for (size_t a = 0; a + 1 < actor_hits_begin.size(); ++a) {
+    actor_cells.clear();
+    for (size_t i = actor_hits_begin[a]; i < actor_hits_begin[a + 1]; ++i) {
+      const Hit& hit = hits[i];
+      uint32_t g = group_of_label[hit.label];
+      GroupCells& c = cell_of(hit.series, g);
+      c.events[hit.bucket] += hit.events;
+      c.total_events += hit.events;
+      actor_cells.emplace_back(g, hit.series, hit.bucket);
+    }
+    std::sort(actor_cells.begin(), actor_cells.end());
+    actor_cells.erase(std::unique(actor_cells.begin(), actor_cells.end()), actor_cells.end());
+    for (size_t i = 0; i < actor_cells.size(); ++i) {
+      auto [g, s, b] = actor_cells[i];
+      GroupCells& c = cell_of(s, g);
+      ++c.actors[b];
+      if (i == 0 || std::get<0>(actor_cells[i - 1]) != g || std::get<1>(actor_cells[i - 1]) != s) {
+        ++c.total_actors;
+      }
+    }
+  }
+
+  for (size_t s = 0; s < series_count; ++s) {
+    for (size_t g = 0; g < group_count; ++g) {
+      const GroupCells& c = cell_of(s, g);
+      bool totals = query.metric == SeriesMetric::kTotals;
+      Series series{SeriesName(s),
+                    group_names[g],
+                    {},
+                    static_cast<double>(totals ? c.total_events : c.total_actors)};
+      series.values.reserve(bucket_count);
+      for (size_t b = 0; b < bucket_count; ++b) {
+        series.values.push_back(static_cast<double>(totals ? c.events[b] : c.actors[b]));
+      }
+      result.series.push_back(std::move(series));
+    }
+  }
+  for (size_t f = 0; f < formulas.size(); ++f) {
+    for (size_t g = 0; g < group_count; ++g) {
+      // The formula on bucket b of group g, or on its range totals for b = -1.
+      auto evaluate = [&](int b) {
+        return formulas[f].Evaluate([&](int s, Formula::Aggregate aggregate) -> Number {
+          const GroupCells& c = cell_of(static_cast<size_t>(s), g);
+          bool totals = aggregate == Formula::Aggregate::kTotals;
+          if (b < 0) return static_cast<double>(totals ? c.total_events : c.total_actors);
+          return static_cast<double>(totals ? c.events[b] : c.actors[b]);
+        });
+      };
+      Series series{query.formulas[f], group_names[g], {}, evaluate(-1)};
+      series.values.reserve(bucket_count);
+      for (size_t b = 0; b < bucket_count; ++b) {
+        series.values.push_back(evaluate(static_cast<int>(b)));
+      }
+      result.series.push_back(std::move(series));
+    }
+  }
+  return result;
+}
+
+}  // namespace cohort::analytics::store
