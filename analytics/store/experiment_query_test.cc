@@ -53,9 +53,9 @@ std::string Describe(const ExperimentResult& r) {
 
 // A goal of the random dataset's types (purchase more often), sometimes filtered.
 EventSelector RandomGoal(std::mt19937& rng) {
-  return testing::RandomSelector(rng, {"purchase", "purchase", "click", "view", "signup",
-                                       "_active", "_all", "$exposure", "resent", "purchase",
-                                       "dify.message", "$identify"});
+  return testing::RandomSelector(
+      rng, {"purchase", "purchase", "click", "view", "signup", "_active", "_all", "$exposure",
+            "resent", "purchase", "dify.message", "$identify"});
 }
 
 // Reshapes the random dataset's exposures per seed: as generated (a coin per exposure, so most

@@ -25,9 +25,9 @@ using FunnelQueryTest = StoredEventsTest;
 
 // A step of the random dataset's types (the common ones more often), sometimes filtered.
 EventSelector RandomStep(std::mt19937& rng) {
-  return testing::RandomSelector(rng, {"view", "click", "purchase", "signup", "view", "click",
-                                       "_active", "_all", "$exposure", "$identify",
-                                       "dify.message", "resent"});
+  return testing::RandomSelector(
+      rng, {"view", "click", "purchase", "signup", "view", "click", "_active", "_all", "$exposure",
+            "$identify", "dify.message", "resent"});
 }
 
 TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {

@@ -91,8 +91,7 @@ EventSelector RandomSelector(std::mt19937& rng, const std::vector<const char*>& 
   selector.event_type = types[rng() % types.size()];
   switch (rng() % 8) {
     case 0:
-      selector.filters.push_back(MakeFilter(PropertyRef::Scope::kEvent, "button",
-                                            FilterOp::kEquals,
+      selector.filters.push_back(MakeFilter(PropertyRef::Scope::kEvent, "button", FilterOp::kEquals,
                                             {PropertyValue::String(rng() % 2 ? "buy" : "sell")}));
       break;
     case 1:
