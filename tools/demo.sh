@@ -212,6 +212,7 @@ run_ingest() {
   [[ -f $ingest_dir/ready.json ]] || die "cohort-ingest is not ready; log: $ingest_dir/ingest.log"
   ingest_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ingestPort"])' "$ingest_dir/ready.json")
   ingest_metrics_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metricsPort"])' "$ingest_dir/ready.json")
+  ingest_query_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queryPort"])' "$ingest_dir/ready.json")
   echo "cohort-ingest runs (pid $(ingest_pid)): ingest http://127.0.0.1:$ingest_port, metrics http://127.0.0.1:$ingest_metrics_port"
 }
 
@@ -227,6 +228,17 @@ send_sample_traffic() {
     python3 -c 'import json,sys; print("  SDK results by code:", json.load(sys.stdin)["codes"])'
   echo "Dify traces (Langfuse ingestion API under /dify): 3 conversations"
   python3 tools/demo/dify_traces.py "http://127.0.0.1:$ingest_port/dify" "$public" "$secret" 3
+  echo "A small product's last two weeks (Amplitude HTTP API):"
+  python3 tools/demo/product_events.py "http://127.0.0.1:$ingest_port/2/httpapi" "$api_key"
+}
+
+print_analytics() {
+  local read_key project
+  read_key=$(awk '!/^#/ && NF {print $1; exit}' "$ingest_dir/secrets/query-keys/query-keys")
+  project=$(awk '!/^#/ && NF {split($2, p, ","); print p[1]; exit}' \
+    "$ingest_dir/secrets/api-keys/api-keys")
+  python3 tools/demo/print_analytics.py "http://127.0.0.1:$ingest_query_port/v1/query" \
+    "$read_key" "$project"
 }
 
 print_accepted() {
@@ -324,6 +336,8 @@ cmd_start() {
   log "kubectl get analyticspipelines -n $demo_ns"
   kubectl get analyticspipelines -n "$demo_ns"
   print_accepted
+  log "numbers from the query API (docs/query-api.md)"
+  print_analytics
   print_next_steps
 }
 

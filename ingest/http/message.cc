@@ -39,4 +39,22 @@ Response JsonResponse(int status, std::string body) {
   return response;
 }
 
+std::optional<std::string_view> PresentedApiKey(const http::Request& request) {
+  if (std::optional<std::string_view> auth = request.FindHeader("Authorization")) {
+    constexpr std::string_view kBearer = "bearer ";
+    if (auth->size() > kBearer.size() &&
+        absl::EqualsIgnoreCase(std::string(auth->substr(0, kBearer.size())),
+                               std::string(kBearer))) {
+      std::string_view key = auth->substr(kBearer.size());
+      while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+      while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+      if (!key.empty()) return key;
+    }
+  }
+  if (std::optional<std::string_view> key = request.FindHeader("X-Api-Key")) {
+    if (!key->empty()) return key;
+  }
+  return std::nullopt;
+}
+
 }  // namespace cohort::ingest::http

@@ -33,6 +33,10 @@ struct Request {
   std::string JoinedHeader(std::string_view name) const;
 };
 
+// The API key a request presents: "Authorization: Bearer <key>" (scheme case-insensitive, the
+// key trimmed), else the X-Api-Key header; nullopt when neither holds a key.
+std::optional<std::string_view> PresentedApiKey(const Request& request);
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";

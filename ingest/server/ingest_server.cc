@@ -7,6 +7,8 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "analytics/store/embedded_engine.h"
+#include "analytics/store/segment_store.h"
 #include "common/http_client.h"
 #include "common/process_metrics.h"
 #include "config/secret_files.h"
@@ -21,11 +23,13 @@
 #include "ingest/server/ingest_metrics.h"
 #include "ingest/server/langfuse_endpoint.h"
 #include "ingest/server/native_endpoint.h"
+#include "ingest/server/query_endpoint.h"
 #include "ingest/server/secret_watch.h"
 #include "ingest/sinks/amplitude_sink.h"
 #include "ingest/sinks/dead_letter.h"
 #include "ingest/sinks/file_sink.h"
 #include "ingest/sinks/sink_runner.h"
+#include "ingest/sinks/store_sink.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -57,8 +61,11 @@ struct IngestServer::Parts {
   std::unique_ptr<http::HttpServer> metrics_server;
   std::unique_ptr<SecretWatch<config::ApiKeySet>> api_keys;
   std::unique_ptr<SecretWatch<config::DifyKeyPair>> dify_keys;
+  std::unique_ptr<SecretWatch<config::QueryKeySet>> query_keys;
   std::unique_ptr<mapping::RuleSet> rules;
   std::unique_ptr<wal::Wal> wal;
+  // The embedded event store (storage: embedded); fed by the "store" sink, outlives the sinks.
+  std::unique_ptr<analytics::store::SegmentStore> store;
   // Sinks: read the log from their own positions; stopped after the writer, before the log.
   struct SinkParts {
     std::string name;
@@ -77,6 +84,10 @@ struct IngestServer::Parts {
   std::unique_ptr<NativeEndpoint> native;
   std::unique_ptr<LangfuseEndpoint> langfuse;
   std::unique_ptr<http::HttpServer> ingest_server;
+  // The query API (auth.queryKeysFile set, embedded storage): its own listener and threads.
+  std::unique_ptr<analytics::store::EmbeddedEngine> engine;
+  std::unique_ptr<QueryEndpoint> query;
+  std::unique_ptr<http::HttpServer> query_server;
 
   absl::Mutex watch_mu;
   bool stop_watch ABSL_GUARDED_BY(watch_mu) = false;
@@ -91,6 +102,7 @@ struct IngestServer::Parts {
   absl::Status OpenWal();
   absl::Status StartSinks();
   absl::Status StartIngestListener();
+  absl::Status StartQueryListener();
   void WatchSecrets();
   absl::Status Shutdown(absl::Time deadline);
   nlohmann::json Health() const;
@@ -258,6 +270,18 @@ absl::Status IngestServer::Parts::LoadSecrets() {
     }
     dify_keys = *std::move(keys);
   }
+  if (config.auth.query_keys_file.has_value()) {
+    absl::StatusOr<std::unique_ptr<SecretWatch<config::QueryKeySet>>> keys =
+        SecretWatch<config::QueryKeySet>::Create({*config.auth.query_keys_file},
+                                                 [](const std::vector<std::string>& contents) {
+                                                   return config::QueryKeySet::Parse(contents[0]);
+                                                 });
+    if (!keys.ok()) {
+      return absl::Status(keys.status().code(),
+                          absl::StrCat("auth.queryKeysFile: ", keys.status().message()));
+    }
+    query_keys = *std::move(keys);
+  }
   watcher = std::thread([this] { WatchSecrets(); });
   return absl::OkStatus();
 }
@@ -272,6 +296,17 @@ void IngestServer::Parts::WatchSecrets() {
                                            +[](bool* stop) { return *stop; }, &stop_watch),
                                        deadline);
       if (stop_watch) return;
+    }
+    if (query_keys != nullptr) {
+      bool reloaded = false;
+      absl::Status status = query_keys->Check(&reloaded);
+      if (!status.ok()) {
+        metrics->CountSecretReloadFailure("query-keys");
+        spdlog::error("query keys not reloaded, the previous keys stay in service: {}",
+                      std::string(status.message()));
+      } else if (reloaded) {
+        spdlog::info("query keys reloaded ({} keys)", query_keys->Get()->size());
+      }
     }
     if (api_keys != nullptr) {
       bool reloaded = false;
@@ -330,7 +365,15 @@ absl::Status IngestServer::Parts::OpenWal() {
 }
 
 absl::Status IngestServer::Parts::StartSinks() {
-  if (config.destinations.empty() && options.jsonl_sink_path.empty()) return absl::OkStatus();
+  const bool embedded = std::holds_alternative<config::EmbeddedStorage>(config.storage);
+  if (!embedded) {
+    spdlog::warn(
+        "storage: the ClickHouse backend is not in this build yet (issue 6): events are "
+        "kept in the write-ahead log and sent to destinations, not stored for queries");
+  }
+  if (config.destinations.empty() && options.jsonl_sink_path.empty() && !embedded) {
+    return absl::OkStatus();
+  }
   const std::string dead_letter_dir = config.paths.data_dir + "/dead-letter";
   std::error_code ec;
   std::filesystem::create_directories(dead_letter_dir, ec);
@@ -353,6 +396,42 @@ absl::Status IngestServer::Parts::StartSinks() {
     runner.name = part.name;
     runner.max_batch_events = 1000;
     runner.flush_interval = absl::Seconds(1);
+    runner.clock = options.clock;
+    runner.registry = &registry;
+    runner.dead_letter = dead_letter.get();
+    part.runner = std::make_unique<sinks::SinkRunner>(*wal, *part.sink, runner);
+    sinks.push_back(std::move(part));
+  }
+  if (embedded) {
+    analytics::store::SegmentStoreOptions store_options;
+    store_options.dir = config::StoreDir(config.paths);
+    store_options.env = options.env;
+    analytics::store::OpenReport report;
+    absl::Time start = absl::Now();
+    absl::StatusOr<std::unique_ptr<analytics::store::SegmentStore>> opened =
+        analytics::store::SegmentStore::Open(store_options, &report);
+    if (!opened.ok()) {
+      return absl::Status(opened.status().code(),
+                          absl::StrCat("event store: ", opened.status().message()));
+    }
+    store = *std::move(opened);
+    spdlog::info("event store: {} events in {} segments loaded in {}", report.events,
+                 report.segments, absl::FormatDuration(absl::Now() - start));
+    for (const std::string& file : report.quarantined) {
+      spdlog::error(
+          "event store: {} failed its checksums and was renamed *.bad; its events are "
+          "not in query results",
+          file);
+    }
+    SinkParts part;
+    part.name = "store";
+    part.sink = std::make_unique<sinks::StoreSink>(
+        sinks::StoreSinkOptions{.store = store.get(), .dead_letter = dead_letter.get()});
+    sinks::SinkRunnerOptions runner;
+    runner.name = part.name;
+    runner.max_batch_events = 10000;
+    // Freshness: an acknowledged event is in a segment (and visible to queries) within ~0.2 s.
+    runner.flush_interval = absl::Milliseconds(200);
     runner.clock = options.clock;
     runner.registry = &registry;
     runner.dead_letter = dead_letter.get();
@@ -503,6 +582,8 @@ absl::Status IngestServer::Parts::Shutdown(absl::Time deadline) {
   SetNotReadyReason("shutting down");
   ready.store(false);
   absl::Status result;
+  if (query_server != nullptr) (void)query_server->Drain(options.clock->Now());
+  query.reset();  // waits for a running query
   if (ingest_server != nullptr) {
     absl::Status drained = ingest_server->Drain(deadline);
     if (!drained.ok()) {
@@ -569,11 +650,42 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(config::Ingest
   if (absl::Status s = p->StartIngestListener(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("ingest listener: ", s.message()));
   }
+  if (absl::Status s = p->StartQueryListener(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("query listener: ", s.message()));
+  }
   p->ready.store(true);
-  spdlog::info("cohort-ingest ready: ingest on {}:{}, metrics on {}:{}",
+  spdlog::info("cohort-ingest ready: ingest on {}:{}, metrics on {}:{}, query on {}",
                p->config.listeners.address, server->ingest_port(), p->config.listeners.address,
-               server->metrics_port());
+               server->metrics_port(),
+               p->query_server != nullptr ? absl::StrCat(server->query_port()) : "(off)");
   return server;
+}
+
+absl::Status IngestServer::Parts::StartQueryListener() {
+  if (query_keys == nullptr) return absl::OkStatus();
+  if (store == nullptr) {
+    spdlog::warn("query API off: it answers from the embedded store, and storage is ClickHouse");
+    return absl::OkStatus();
+  }
+  engine = std::make_unique<analytics::store::EmbeddedEngine>(*store);
+  SecretWatch<config::QueryKeySet>* keys = query_keys.get();
+  query = std::make_unique<QueryEndpoint>(QueryEndpointOptions{
+      .keys = [keys] { return keys->Get(); }, .engine = engine.get(), .clock = options.clock});
+  http::HttpServerOptions listener =
+      http::ListenerOptions(config, static_cast<uint16_t>(config.listeners.query_port));
+  listener.io_threads = 1;
+  listener.clock = options.clock;
+  IngestMetrics* m = metrics.get();
+  listener.on_response = [m](const std::string& route, int status, absl::Duration latency) {
+    m->ObserveResponse(route, status, latency);
+  };
+  query_server = std::make_unique<http::HttpServer>(listener);
+  if (absl::Status added = query_server->AddRoute(query->MakeRoute()); !added.ok()) return added;
+  return query_server->Start();
+}
+
+uint16_t IngestServer::query_port() const {
+  return parts_->query_server != nullptr ? parts_->query_server->port() : 0;
 }
 
 uint16_t IngestServer::ingest_port() const {

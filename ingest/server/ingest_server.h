@@ -75,6 +75,8 @@ class IngestServer {
 
   uint16_t ingest_port() const;
   uint16_t metrics_port() const;
+  // 0 while the query API is off (no auth.queryKeysFile, or not embedded storage).
+  uint16_t query_port() const;
   bool ready() const;
 
   // The graceful stop above, finishing by `deadline` (on the clock). kDeadlineExceeded when

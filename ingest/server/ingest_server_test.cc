@@ -329,11 +329,75 @@ TEST_F(IngestServerTest, StoredEventsReachTheAmplitudeDestinationAndTheJsonLines
     EXPECT_TRUE(absl::StrContains(json::parse(line)["insert_id"].get<std::string>(), "fwd-"));
   }
   const json health = json::parse(Get(server_->metrics_port(), "/healthz").body);
-  ASSERT_EQ(health["sinks"].size(), 2u) << health.dump();
-  EXPECT_EQ(health["sinks"][1]["name"], "amplitude.product");
-  EXPECT_EQ(health["sinks"][1]["state"], "ok");
+  ASSERT_EQ(health["sinks"].size(), 3u) << health.dump();  // jsonl-file, store, amplitude
+  EXPECT_EQ(health["sinks"][1]["name"], "store");
+  EXPECT_EQ(health["sinks"][2]["name"], "amplitude.product");
+  EXPECT_EQ(health["sinks"][2]["state"], "ok");
   EXPECT_TRUE(server_->Shutdown(absl::Now() + absl::Seconds(10)).ok());
   (void)amplitude.Drain(absl::Now() + absl::Seconds(5));
+}
+
+TEST_F(IngestServerTest, AcknowledgedEventsAreAnsweredByTheQueryApiWithinASecond) {
+  constexpr char kReadKey[] = "aaaabbbbccccddddaaaabbbbccccdddd";
+  constexpr char kOtherProjectKey[] = "11112222333344441111222233334444";
+  config_.auth.query_keys_file = dir_ + "/secrets/query-keys";
+  WriteFile(*config_.auth.query_keys_file,
+            absl::StrCat(kReadKey, " *\n", kOtherProjectKey, " elsewhere\n"));
+  StartServer();
+  ASSERT_NE(server_->query_port(), 0);
+  ASSERT_EQ(PostEvents(kKey, 3, "a").status, 200);
+  ASSERT_EQ(PostEvents(kKey, 2, "b").status, 200);
+
+  const int64_t now = absl::ToUnixMillis(clock_.Now());
+  const std::string active_users =
+      json({{"type", "activeUsers"},
+            {"project", "web"},
+            {"range", {{"from", now - 3'600'000}, {"to", now + 3'600'000}}},
+            {"interval", "hour"}})
+          .dump();
+  auto query = [&](const std::string& body, const std::string& key) {
+    absl::StatusOr<TestResponse> r =
+        RoundTrip(server_->query_port(),
+                  MakeRequest("POST", "/v1/query", body, {{"Authorization", "Bearer " + key}}));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : TestResponse{};
+  };
+  // The store sink flushes every 200 ms of the server's (simulated) clock.
+  int64_t active = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (active < 2 && absl::Now() < deadline) {
+    clock_.Advance(absl::Milliseconds(250));
+    TestResponse r = query(active_users, kReadKey);
+    ASSERT_EQ(r.status, 200) << r.body;
+    active = 0;
+    const json answer = json::parse(r.body);
+    for (const json& v : answer["result"]["values"]) active += v.get<int64_t>();
+  }
+  EXPECT_EQ(active, 2);  // two devices
+
+  TestResponse missing = query(active_users, "");
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(json::parse(missing.body)["field"], "Authorization");
+  TestResponse forbidden = query(active_users, kOtherProjectKey);
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_EQ(json::parse(forbidden.body)["field"], "project");
+  TestResponse invalid =
+      query(R"({"type":"funnel","range":{"from":0,"to":1},"steps":[]})", kReadKey);
+  EXPECT_EQ(invalid.status, 400);
+  EXPECT_EQ(json::parse(invalid.body)["field"], "steps");
+  // Every query type is answered; a funnel over the two devices' clicks.
+  TestResponse funnel =
+      query(json({{"type", "funnel"},
+                  {"project", "web"},
+                  {"range", {{"from", now - 3'600'000}, {"to", now + 1}}},
+                  {"steps", {{{"eventType", "click"}}, {{"eventType", "click"}}}}})
+                .dump(),
+            kReadKey);
+  ASSERT_EQ(funnel.status, 200) << funnel.body;
+  const json steps = json::parse(funnel.body)["result"]["all"]["steps"];
+  EXPECT_EQ(steps[0]["actors"], 2);
+  EXPECT_EQ(steps[1]["actors"], 2);  // both devices clicked at least twice
+  EXPECT_TRUE(server_->Shutdown(absl::Now() + absl::Seconds(10)).ok());
 }
 
 TEST_F(IngestServerTest, AnInvalidConfigIsRefusedNamingTheField) {

@@ -70,7 +70,8 @@ int Main(int argc, char** argv) {
   flags.Add("writer-threads", &writer_threads,
             "Concurrent write-ahead-log appends (one fdatasync serves all those waiting).");
   flags.Add("ready-file", &ready_file,
-            "Once ready, write {\"ingestPort\":N,\"metricsPort\":N,\"pid\":N} here (for tests "
+            "Once ready, write {\"ingestPort\":N,\"metricsPort\":N,\"queryPort\":N,\"pid\":N} here "
+            "(for tests "
             "and local runs that configure port 0).");
   flags.Add("jsonl-sink", &jsonl_sink,
             "Also write every stored event to this JSON-lines file (local runs; at least once).");
@@ -127,9 +128,9 @@ int Main(int argc, char** argv) {
       IngestServer::Start(*std::move(config), options);
   if (!server.ok()) return fail("starting", server.status());
   if (!ready_file.empty()) {
-    const std::string text =
-        absl::StrCat(R"({"ingestPort":)", (*server)->ingest_port(), R"(,"metricsPort":)",
-                     (*server)->metrics_port(), R"(,"pid":)", getpid(), "}\n");
+    const std::string text = absl::StrCat(
+        R"({"ingestPort":)", (*server)->ingest_port(), R"(,"queryPort":)", (*server)->query_port(),
+        R"(,"metricsPort":)", (*server)->metrics_port(), R"(,"pid":)", getpid(), "}\n");
     const std::string tmp = ready_file + ".tmp";
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     const bool written = f != nullptr && std::fputs(text.c_str(), f) >= 0;

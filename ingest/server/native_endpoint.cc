@@ -17,25 +17,6 @@ http::Response Error(int status, std::string error, std::string field = "") {
                             native::Rejection{status, std::move(error), std::move(field)}.Body());
 }
 
-// The presented key: "Authorization: Bearer <key>" (scheme case-insensitive), else X-Api-Key.
-std::optional<std::string_view> PresentedKey(const http::Request& request) {
-  if (std::optional<std::string_view> auth = request.FindHeader("Authorization")) {
-    constexpr std::string_view kBearer = "bearer ";
-    if (auth->size() > kBearer.size() &&
-        absl::EqualsIgnoreCase(std::string(auth->substr(0, kBearer.size())),
-                               std::string(kBearer))) {
-      std::string_view key = auth->substr(kBearer.size());
-      while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
-      while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
-      if (!key.empty()) return key;
-    }
-  }
-  if (std::optional<std::string_view> key = request.FindHeader("X-Api-Key")) {
-    if (!key->empty()) return key;
-  }
-  return std::nullopt;
-}
-
 void AppendActors(const std::vector<ThrottledActor>& actors, ActorKind kind, std::string* out) {
   out->push_back('{');
   bool first = true;
@@ -110,7 +91,7 @@ void NativeEndpoint::CountRejected(std::string_view reason) {
 
 void NativeEndpoint::Handle(http::Request request, http::Responder responder) {
   // The key first: an unauthenticated client learns nothing about its body.
-  const std::optional<std::string_view> key = PresentedKey(request);
+  const std::optional<std::string_view> key = http::PresentedApiKey(request);
   if (!key) {
     CountRejected("unauthorized");
     responder.Respond(

@@ -8,12 +8,14 @@ Reads the StatefulSet's pod template (which ConfigMap and which Secrets it mount
 kubectl, writes each mounted Secret key to OUT_DIR/secrets/<mount dir>/<key> (what the kubelet
 would mount), and writes OUT_DIR/config.json: the rendered config with its mount paths moved under
 OUT_DIR, the data directory OUT_DIR/data, listeners on 127.0.0.1 with free ports, and no TLS (the
-demo has no certificate). Prints the ConfigMap's name.
+demo has no certificate), and a generated read key for the query API when the pipeline mounts
+none. Prints the ConfigMap's name.
 """
 
 import base64
 import json
 import pathlib
+import secrets
 import subprocess
 import sys
 
@@ -61,6 +63,14 @@ def main():
 
     config = relocate(config)
     config.pop("tls", None)
+    # A read key for the query API, unless the pipeline mounts one: the demo asks for numbers.
+    auth = config.setdefault("auth", {})
+    if "queryKeysFile" not in auth:
+        keys = local_secrets / "query-keys" / "query-keys"
+        keys.parent.mkdir(parents=True, exist_ok=True)
+        keys.write_text(secrets.token_hex(16) + " *\n")
+        keys.chmod(0o600)
+        auth["queryKeysFile"] = str(keys)
     config["listeners"] = {"address": "127.0.0.1", "ingestPort": 0, "queryPort": 0,
                            "metricsPort": 0}
     config["paths"] = {"dataDir": str(out / "data")}

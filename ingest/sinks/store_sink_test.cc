@@ -1,0 +1,114 @@
+#include "ingest/sinks/store_sink.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "ingest/sinks/json_lines_file.h"
+
+namespace cohort::ingest::sinks {
+namespace {
+
+// Delivery without a runner: never cancelled; counts dead letters.
+class CountingControl final : public DeliveryControl {
+ public:
+  bool cancelled() const override { return false; }
+  bool WaitUntil(absl::Time) override { return true; }
+  absl::Time Now() const override { return absl::Now(); }
+  uint64_t lag_bytes() const override { return 0; }
+  void CountRetry() override {}
+  void CountDeadLettered(const std::string&, int64_t n) override { dead_lettered += n; }
+  int64_t dead_lettered = 0;
+};
+
+Event Accepted(std::string user, std::string insert_id) {
+  Event e;
+  e.project = "shop";
+  e.source = EventSource::kAmplitude;
+  e.event_type = "click";
+  e.user_id = std::move(user);
+  e.time_ms = 1'700'000'000'000;
+  e.insert_id = std::move(insert_id);
+  return e;
+}
+
+class StoreSinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/store_sink_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    analytics::store::SegmentStoreOptions store_options;
+    store_options.dir = dir_ + "/store";
+    store_options.merge_below_events = 100;
+    store_ = *analytics::store::SegmentStore::Open(store_options);
+    letters_ = std::make_unique<DeadLetterFile>(
+        *JsonLinesFile::Open({.path = dir_ + "/dead.jsonl", .env = &PosixEnv(), .max_bytes = 0}));
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  int64_t Stored() const {
+    int64_t n = 0;
+    for (const auto& s : store_->GetSnapshot("shop").segments) n += s->event_count();
+    return n;
+  }
+
+  static SinkBatch Batch(std::vector<Event> events) {
+    SinkBatch batch;
+    for (size_t i = 0; i < events.size(); ++i) {
+      batch.positions.push_back(wal::Lsn{1, 100 * i});
+    }
+    batch.events = std::move(events);
+    return batch;
+  }
+
+  std::string dir_;
+  std::unique_ptr<analytics::store::SegmentStore> store_;
+  std::unique_ptr<DeadLetterFile> letters_;
+};
+
+TEST_F(StoreSinkTest, EveryBatchIsStoredAndARedeliveryAddsNothing) {
+  StoreSink sink({.store = store_.get(), .dead_letter = letters_.get()});
+  CountingControl control;
+  SinkBatch batch = Batch({Accepted("u1", "a"), Accepted("u2", "b"), Accepted("u1", "")});
+  ASSERT_TRUE(sink.Deliver(batch, control).ok());
+  EXPECT_EQ(Stored(), 3);
+  ASSERT_TRUE(sink.Deliver(batch, control).ok());  // at-least-once: the same batch again
+  EXPECT_EQ(Stored(), 3);
+  // The event without insert_id was keyed by its log position.
+  bool found = false;
+  for (const auto& s : store_->GetSnapshot("shop").segments) {
+    for (size_t e = 0; e < s->event_count(); ++e) found |= s->insert_id(e) == "wal:1:200";
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(control.dead_lettered, 0);
+}
+
+TEST_F(StoreSinkTest, DamagedEventsAreDeadLetteredAndTheRestStored) {
+  StoreSink sink({.store = store_.get(), .dead_letter = letters_.get()});
+  CountingControl control;
+  Event damaged = Accepted("u3", "c");
+  damaged.json_field(JsonField::kEventProperties) = "not json";
+  Event anonymous = Accepted("", "d");
+  ASSERT_TRUE(sink.Deliver(Batch({Accepted("u1", "a"), damaged, anonymous}), control).ok());
+  EXPECT_EQ(Stored(), 1);
+  EXPECT_EQ(control.dead_lettered, 2);
+  std::ifstream in(dir_ + "/dead.jsonl");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("event_properties"), std::string::npos);
+  EXPECT_NE(all.find("neither user_id nor device_id"), std::string::npos);
+}
+
+TEST_F(StoreSinkTest, SmallSegmentsAreMergedEveryFewBatches) {
+  StoreSink sink({.store = store_.get(), .dead_letter = letters_.get(), .merge_every_batches = 3});
+  CountingControl control;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(sink.Deliver(Batch({Accepted("u" + std::to_string(i), "x")}), control).ok());
+  }
+  EXPECT_EQ(store_->GetSnapshot("shop").segments.size(), 1u);
+  EXPECT_EQ(Stored(), 3);
+}
+
+}  // namespace
+}  // namespace cohort::ingest::sinks
