@@ -222,8 +222,10 @@ TEST_F(SinkRunnerTest, StopAtDeadlineThenRestartResumesFromLastAck) {
   AppendEvents(*wal_, 0, 20);
   {
     FakeSink sink;
+    std::atomic<bool> second_in_flight{false};
     sink.hook = [&](const SinkBatch& batch, DeliveryControl& control) {
       if (batch.sequence == 0) return absl::OkStatus();
+      second_in_flight = true;
       // Blocks until the runner cancels it.
       while (control.WaitUntil(control.Now() + absl::Milliseconds(1))) {
       }
@@ -235,6 +237,9 @@ TEST_F(SinkRunnerTest, StopAtDeadlineThenRestartResumesFromLastAck) {
     ASSERT_TRUE(runner.Start().ok());
     ASSERT_TRUE(WaitFor([&] { return sink.Batches() == 1 && sink.attempts >= 1; }));
     ASSERT_TRUE(WaitFor([&] { return runner.acked() != Lsn{}; }));
+    // Stop only once the second batch is being delivered (a slow machine may not be there yet,
+    // and then there is nothing for the deadline to cut).
+    ASSERT_TRUE(WaitFor([&] { return second_in_flight.load(); }));
     absl::Status stopped = runner.Stop(absl::Now() + absl::Milliseconds(50));
     EXPECT_TRUE(absl::IsDeadlineExceeded(stopped)) << stopped;
     EXPECT_EQ(sink.Ids(), ExpectedIds(0, 10));
