@@ -154,9 +154,8 @@ absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query,
 
   ExperimentResult result;
   UserState user;
-  ActorOutcome actor;
   for (size_t a = 0; a < view.actor_count(); ++a) {
-    actor = ActorOutcome();
+    ActorOutcome actor;
     user.Reset();
     view.ForEachEvent(a, [&](const EventRef& ref) {
       const Properties* properties = goal.needs_user_properties() ? &user.Advance(ref) : nullptr;
