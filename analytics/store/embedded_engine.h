@@ -11,17 +11,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "analytics/engine/event_store.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 #include "analytics/store/actor_view.h"
 #include "analytics/store/segment_store.h"
 
 namespace cohort::analytics::store {
-
-struct EngineAnswer {
-  Result result;
-  uint64_t data_version = 0;  // the snapshot the answer was computed from
-};
 
 class EmbeddedEngine {
  public:

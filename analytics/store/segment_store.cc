@@ -206,6 +206,10 @@ absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
     std::vector<Event> kept;
     absl::flat_hash_set<std::pair<GroupKey, std::string>> in_call;
     for (Event& e : by_project[name]) {
+      if (e.time_ms < expire_before_ms_) {
+        ++result.expired;
+        continue;
+      }
       GroupKey key = GroupOf(e);
       if (!in_call.insert({key, e.insert_id}).second || IsStored(project, key, e.insert_id)) {
         ++result.duplicates;
@@ -310,33 +314,80 @@ absl::StatusOr<int64_t> SegmentStore::DeleteUser(const std::string& project_name
   for (const auto& [device, seen] : first_user) {
     if (std::get<2>(seen) == user_id) doomed.insert(GroupKey{false, device});
   }
+  return RewriteWithout(
+      project, [&](const Segment& s, size_t g, uint32_t) { return doomed.contains(s.group(g)); });
+}
+
+absl::StatusOr<int64_t> SegmentStore::ExpireBefore(int64_t cutoff_ms) {
+  absl::MutexLock lock(&write_mu_);
+  if (cutoff_ms <= expire_before_ms_) return 0;
+  expire_before_ms_ = cutoff_ms;
   int64_t deleted = 0;
-  for (StoredSegment& stored : project.segments) {
+  for (auto& [name, project] : projects_) {
+    absl::StatusOr<int64_t> dropped = RewriteWithout(
+        *project, [&](const Segment& s, size_t, uint32_t e) { return s.time_ms(e) < cutoff_ms; });
+    if (!dropped.ok()) return dropped.status();
+    deleted += *dropped;
+  }
+  return deleted;
+}
+
+template <typename DropFn>
+absl::StatusOr<int64_t> SegmentStore::RewriteWithout(Project& project, DropFn drop) {
+  int64_t deleted = 0;
+  absl::Status failed;
+  for (auto it = project.segments.begin(); it != project.segments.end();) {
+    StoredSegment& stored = *it;
     const Segment& s = *stored.segment;
     std::vector<Event> keep;
     int64_t dropped = 0;
     for (size_t g = 0; g < s.group_count(); ++g) {
-      bool drop = doomed.contains(s.group(g));
       for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
-        if (drop) {
+        if (drop(s, g, e)) {
           ++dropped;
         } else {
           keep.push_back(s.ToEvent(e));
         }
       }
     }
-    if (dropped == 0) continue;
-    absl::StatusOr<SegmentPtr> rewritten = Segment::Build(project_name, std::move(keep));
-    if (!rewritten.ok()) return rewritten.status();
+    if (dropped == 0) {
+      ++it;
+      continue;
+    }
+    if (keep.empty()) {
+      // Removed durably before the events leave the snapshot, so a crash cannot bring them back
+      // after a deletion was reported done.
+      std::string path = Join(project.dir, SegmentName(stored.first, stored.last));
+      if (absl::Status st = options_.env->RemoveFile(path); !st.ok()) {
+        failed = st;
+        break;
+      }
+      if (absl::Status st = options_.env->SyncDir(project.dir); !st.ok()) {
+        failed = st;
+        break;
+      }
+      project.large_group_ids.erase(stored.segment.get());
+      it = project.segments.erase(it);
+      deleted += dropped;
+      continue;
+    }
+    absl::StatusOr<SegmentPtr> rewritten = Segment::Build(project.name, std::move(keep));
+    if (!rewritten.ok()) {
+      failed = rewritten.status();
+      break;
+    }
     // Same name: the rename replaces the old file atomically.
     if (absl::Status st = WriteSegment(project, stored.first, stored.last, **rewritten); !st.ok()) {
-      return st;
+      failed = st;
+      break;
     }
     project.large_group_ids.erase(stored.segment.get());
     stored.segment = *std::move(rewritten);
     deleted += dropped;
+    ++it;
   }
   if (deleted > 0) Publish(project);
+  if (!failed.ok()) return failed;
   return deleted;
 }
 

@@ -49,6 +49,7 @@ struct Snapshot {
 struct AppendResult {
   int64_t stored = 0;
   int64_t duplicates = 0;  // already stored, or repeated earlier in the same call
+  int64_t expired = 0;     // older than the retention cutoff (ExpireBefore): not stored
 };
 
 struct OpenReport {
@@ -87,6 +88,13 @@ class SegmentStore {
   [[nodiscard]] absl::StatusOr<int64_t> DeleteUser(const std::string& project,
                                                    const std::string& user_id);
 
+  // Retention: deletes every event with time_ms < `cutoff_ms` in every project, rewriting (or
+  // removing) the segments that hold any, and from then on Append drops such events (counted as
+  // `expired`). A cutoff lower than an earlier one changes nothing. The cutoff lives in memory:
+  // after a restart the owner calls this again before relying on it (the ingest server does on
+  // start and then hourly). Returns the number of events deleted.
+  [[nodiscard]] absl::StatusOr<int64_t> ExpireBefore(int64_t cutoff_ms);
+
   uint64_t memory_bytes() const;
 
  private:
@@ -113,12 +121,19 @@ class SegmentStore {
   absl::Status WriteSegment(const Project& project, uint64_t first, uint64_t last,
                             const Segment& segment);
   void Publish(Project& project) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Rewrites every segment of `project` holding an event for which `drop(segment, group, event)`
+  // is true without those events (a segment left empty is removed), then publishes. Returns the
+  // number of events dropped. A disk error leaves the segments rewritten so far rewritten.
+  template <typename DropFn>
+  absl::StatusOr<int64_t> RewriteWithout(Project& project, DropFn drop)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const SegmentStoreOptions options_;
   mutable absl::Mutex write_mu_;  // appends, merges, deletions; guards projects_' contents
   absl::flat_hash_map<std::string, std::unique_ptr<Project>> projects_ ABSL_GUARDED_BY(write_mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(write_mu_) = 1;
   uint64_t next_version_ ABSL_GUARDED_BY(write_mu_) = 1;
+  int64_t expire_before_ms_ ABSL_GUARDED_BY(write_mu_) = INT64_MIN;
   // Snapshots are read under their own lock so queries never wait for a segment write.
   mutable absl::Mutex snapshot_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Snapshot>> snapshots_

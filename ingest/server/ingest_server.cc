@@ -7,8 +7,8 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
-#include "analytics/store/embedded_engine.h"
-#include "analytics/store/segment_store.h"
+#include "analytics/engine/result_cache.h"
+#include "analytics/store/embedded_event_store.h"
 #include "common/http_client.h"
 #include "common/process_metrics.h"
 #include "config/secret_files.h"
@@ -65,7 +65,7 @@ struct IngestServer::Parts {
   std::unique_ptr<mapping::RuleSet> rules;
   std::unique_ptr<wal::Wal> wal;
   // The embedded event store (storage: embedded); fed by the "store" sink, outlives the sinks.
-  std::unique_ptr<analytics::store::SegmentStore> store;
+  std::unique_ptr<analytics::EventStore> store;
   // Sinks: read the log from their own positions; stopped after the writer, before the log.
   struct SinkParts {
     std::string name;
@@ -85,7 +85,7 @@ struct IngestServer::Parts {
   std::unique_ptr<LangfuseEndpoint> langfuse;
   std::unique_ptr<http::HttpServer> ingest_server;
   // The query API (auth.queryKeysFile set, embedded storage): its own listener and threads.
-  std::unique_ptr<analytics::store::EmbeddedEngine> engine;
+  std::unique_ptr<analytics::ResultCache> result_cache;
   std::unique_ptr<QueryEndpoint> query;
   std::unique_ptr<http::HttpServer> query_server;
 
@@ -408,8 +408,8 @@ absl::Status IngestServer::Parts::StartSinks() {
     store_options.env = options.env;
     analytics::store::OpenReport report;
     absl::Time start = absl::Now();
-    absl::StatusOr<std::unique_ptr<analytics::store::SegmentStore>> opened =
-        analytics::store::SegmentStore::Open(store_options, &report);
+    absl::StatusOr<std::unique_ptr<analytics::store::EmbeddedEventStore>> opened =
+        analytics::store::EmbeddedEventStore::Open(store_options, &report);
     if (!opened.ok()) {
       return absl::Status(opened.status().code(),
                           absl::StrCat("event store: ", opened.status().message()));
@@ -425,8 +425,10 @@ absl::Status IngestServer::Parts::StartSinks() {
     }
     SinkParts part;
     part.name = "store";
-    part.sink = std::make_unique<sinks::StoreSink>(
-        sinks::StoreSinkOptions{.store = store.get(), .dead_letter = dead_letter.get()});
+    part.sink = std::make_unique<sinks::StoreSink>(sinks::StoreSinkOptions{
+        .store = store.get(),
+        .dead_letter = dead_letter.get(),
+        .retention = std::get<config::EmbeddedStorage>(config.storage).retention});
     sinks::SinkRunnerOptions runner;
     runner.name = part.name;
     runner.max_batch_events = 10000;
@@ -667,10 +669,13 @@ absl::Status IngestServer::Parts::StartQueryListener() {
     spdlog::warn("query API off: it answers from the embedded store, and storage is ClickHouse");
     return absl::OkStatus();
   }
-  engine = std::make_unique<analytics::store::EmbeddedEngine>(*store);
+  result_cache = std::make_unique<analytics::ResultCache>(int64_t{64} << 20);
   SecretWatch<config::QueryKeySet>* keys = query_keys.get();
-  query = std::make_unique<QueryEndpoint>(QueryEndpointOptions{
-      .keys = [keys] { return keys->Get(); }, .engine = engine.get(), .clock = options.clock});
+  query =
+      std::make_unique<QueryEndpoint>(QueryEndpointOptions{.keys = [keys] { return keys->Get(); },
+                                                           .store = store.get(),
+                                                           .cache = result_cache.get(),
+                                                           .clock = options.clock});
   http::HttpServerOptions listener =
       http::ListenerOptions(config, static_cast<uint16_t>(config.listeners.query_port));
   listener.io_threads = 1;

@@ -375,6 +375,24 @@ TEST_F(IngestServerTest, AcknowledgedEventsAreAnsweredByTheQueryApiWithinASecond
   }
   EXPECT_EQ(active, 2);  // two devices
 
+  // A repeat is answered from the result cache, until the data changes.
+  TestResponse repeat = query(active_users, kReadKey);
+  ASSERT_EQ(repeat.status, 200) << repeat.body;
+  EXPECT_EQ(json::parse(repeat.body)["cached"], true);
+  ASSERT_EQ(PostEvents(kKey, 1, "c").status, 200);
+  json fresh;
+  while (active < 3 && absl::Now() < deadline) {
+    clock_.Advance(absl::Milliseconds(250));
+    TestResponse r = query(active_users, kReadKey);
+    ASSERT_EQ(r.status, 200) << r.body;
+    fresh = json::parse(r.body);
+    active = 0;
+    for (const json& v : fresh["result"]["values"]) active += v.get<int64_t>();
+  }
+  EXPECT_EQ(active, 3);
+  EXPECT_EQ(fresh["cached"], false);
+  EXPECT_NE(fresh["dataVersion"], json::parse(repeat.body)["dataVersion"]);
+
   TestResponse missing = query(active_users, "");
   EXPECT_EQ(missing.status, 401);
   EXPECT_EQ(json::parse(missing.body)["field"], "Authorization");

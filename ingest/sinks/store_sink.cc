@@ -39,18 +39,32 @@ absl::Status StoreSink::Deliver(const SinkBatch& batch, DeliveryControl& control
     control.CountDeadLettered("unconvertible", static_cast<int64_t>(letters.size()));
   }
   if (!events.empty()) {
-    absl::StatusOr<analytics::store::AppendResult> appended =
-        options_.store->Append(std::move(events));
+    absl::StatusOr<analytics::AppendCounts> appended = options_.store->Append(std::move(events));
     if (!appended.ok()) return appended.status();
   }
+  Upkeep(control.Now());
+  return absl::OkStatus();
+}
+
+void StoreSink::Upkeep(absl::Time now) {
   int64_t n = ++batches_;
-  if (options_.merge_every_batches > 0 && n % options_.merge_every_batches == 0) {
+  if (options_.maintain_every_batches > 0 && n % options_.maintain_every_batches == 0) {
     // A failed merge loses nothing (the inputs stay); the next one tries again.
-    if (absl::StatusOr<int> merged = options_.store->Merge(); !merged.ok()) {
-      spdlog::warn("store: merging segments failed: {}", std::string(merged.status().message()));
+    if (absl::Status s = options_.store->Maintain(); !s.ok()) {
+      spdlog::warn("store: upkeep failed: {}", std::string(s.message()));
     }
   }
-  return absl::OkStatus();
+  if (options_.retention <= absl::ZeroDuration()) return;
+  {
+    absl::MutexLock lock(&expire_mu_);
+    if (now - last_expire_ < options_.expire_every) return;
+    last_expire_ = now;
+  }
+  // A failure keeps the old events a while longer; the next hour tries again.
+  if (absl::Status s = options_.store->ExpireBefore(absl::ToUnixMillis(now - options_.retention));
+      !s.ok()) {
+    spdlog::warn("store: enforcing the retention period failed: {}", std::string(s.message()));
+  }
 }
 
 }  // namespace cohort::ingest::sinks

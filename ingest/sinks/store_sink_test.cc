@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "analytics/store/embedded_event_store.h"
 #include "ingest/sinks/json_lines_file.h"
 
 namespace cohort::ingest::sinks {
@@ -15,11 +16,12 @@ class CountingControl final : public DeliveryControl {
  public:
   bool cancelled() const override { return false; }
   bool WaitUntil(absl::Time) override { return true; }
-  absl::Time Now() const override { return absl::Now(); }
+  absl::Time Now() const override { return now; }
   uint64_t lag_bytes() const override { return 0; }
   void CountRetry() override {}
   void CountDeadLettered(const std::string&, int64_t n) override { dead_lettered += n; }
   int64_t dead_lettered = 0;
+  absl::Time now = absl::FromUnixMillis(1'700'000'000'000);
 };
 
 Event Accepted(std::string user, std::string insert_id) {
@@ -42,7 +44,7 @@ class StoreSinkTest : public ::testing::Test {
     analytics::store::SegmentStoreOptions store_options;
     store_options.dir = dir_ + "/store";
     store_options.merge_below_events = 100;
-    store_ = *analytics::store::SegmentStore::Open(store_options);
+    store_ = *analytics::store::EmbeddedEventStore::Open(store_options);
     letters_ = std::make_unique<DeadLetterFile>(
         *JsonLinesFile::Open({.path = dir_ + "/dead.jsonl", .env = &PosixEnv(), .max_bytes = 0}));
   }
@@ -50,7 +52,7 @@ class StoreSinkTest : public ::testing::Test {
 
   int64_t Stored() const {
     int64_t n = 0;
-    for (const auto& s : store_->GetSnapshot("shop").segments) n += s->event_count();
+    for (const auto& s : store_->segments().GetSnapshot("shop").segments) n += s->event_count();
     return n;
   }
 
@@ -64,7 +66,7 @@ class StoreSinkTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<analytics::store::SegmentStore> store_;
+  std::unique_ptr<analytics::store::EmbeddedEventStore> store_;
   std::unique_ptr<DeadLetterFile> letters_;
 };
 
@@ -78,7 +80,7 @@ TEST_F(StoreSinkTest, EveryBatchIsStoredAndARedeliveryAddsNothing) {
   EXPECT_EQ(Stored(), 3);
   // The event without insert_id was keyed by its log position.
   bool found = false;
-  for (const auto& s : store_->GetSnapshot("shop").segments) {
+  for (const auto& s : store_->segments().GetSnapshot("shop").segments) {
     for (size_t e = 0; e < s->event_count(); ++e) found |= s->insert_id(e) == "wal:1:200";
   }
   EXPECT_TRUE(found);
@@ -101,13 +103,39 @@ TEST_F(StoreSinkTest, DamagedEventsAreDeadLetteredAndTheRestStored) {
 }
 
 TEST_F(StoreSinkTest, SmallSegmentsAreMergedEveryFewBatches) {
-  StoreSink sink({.store = store_.get(), .dead_letter = letters_.get(), .merge_every_batches = 3});
+  StoreSink sink(
+      {.store = store_.get(), .dead_letter = letters_.get(), .maintain_every_batches = 3});
   CountingControl control;
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(sink.Deliver(Batch({Accepted("u" + std::to_string(i), "x")}), control).ok());
   }
-  EXPECT_EQ(store_->GetSnapshot("shop").segments.size(), 1u);
+  EXPECT_EQ(store_->segments().GetSnapshot("shop").segments.size(), 1u);
   EXPECT_EQ(Stored(), 3);
+}
+
+TEST_F(StoreSinkTest, TheRetentionPeriodIsEnforcedOnceAnHourOfTheDeliveryClock) {
+  StoreSink sink({.store = store_.get(),
+                  .dead_letter = letters_.get(),
+                  .retention = absl::Hours(24),
+                  .expire_every = absl::Hours(1)});
+  CountingControl control;
+  const int64_t now_ms = absl::ToUnixMillis(control.now);
+  Event old = Accepted("u1", "old");
+  old.time_ms = now_ms - 25 * 3'600'000LL;
+  Event recent = Accepted("u1", "recent");
+  recent.time_ms = now_ms - 23 * 3'600'000LL;
+  // The first batch enforces: the old event is refused, the recent one kept.
+  ASSERT_TRUE(sink.Deliver(Batch({old, recent}), control).ok());
+  EXPECT_EQ(Stored(), 1);
+  // Two hours later the recent event is 25 h old too, and goes at the next hourly check.
+  control.now += absl::Minutes(30);
+  Event other = Accepted("u2", "other");
+  other.time_ms = now_ms;
+  ASSERT_TRUE(sink.Deliver(Batch({other}), control).ok());
+  EXPECT_EQ(Stored(), 2);  // not yet an hour since the last check
+  control.now += absl::Minutes(90);
+  ASSERT_TRUE(sink.Deliver(Batch({}), control).ok());
+  EXPECT_EQ(Stored(), 1);  // the recent event is now 25 h old; only `other` is left
 }
 
 }  // namespace
