@@ -47,6 +47,12 @@ class EventStore {
   // cannot be reached.
   [[nodiscard]] virtual absl::StatusOr<EngineAnswer> Run(const Query& query) = 0;
 
+  // Drill-down: the actors behind one number of Run(query)'s result (query.h, CellRef), sorted
+  // by id bytes, at most `limit` after `after` ("" = from the start). Errors: Run's, and
+  // kInvalidArgument naming "cell" for a cell the result does not have, "limit" for limit < 1.
+  [[nodiscard]] virtual absl::StatusOr<ActorsPage> Actors(const Query& query, CellRef cell,
+                                                          const std::string& after, int limit) = 0;
+
   // A number that changes whenever the data `project`'s queries read may have changed (never
   // the same number for different data). Keys result caches.
   [[nodiscard]] virtual absl::StatusOr<uint64_t> DataVersion(const std::string& project) = 0;

@@ -19,7 +19,7 @@ int BucketIndex(const std::vector<int64_t>& starts, int64_t end, int64_t t) {
 }  // namespace
 
 absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query,
-                                                 const ActorView& view) {
+                                                 const ActorView& view, CellCollector* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return calendar.status();
@@ -47,13 +47,18 @@ absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query,
       });
       if (query.metric == ActiveUsersMetric::kNew) {
         if (first_active && *first_active >= scope.from_ms && *first_active < scope.to_ms) {
-          ++result.values[BucketIndex(result.buckets, scope.to_ms, *first_active)];
+          int b = BucketIndex(result.buckets, scope.to_ms, *first_active);
+          ++result.values[b];
+          if (cells != nullptr) cells->Add(-1, b, static_cast<uint32_t>(a));
         }
         continue;
       }
       std::sort(seen.begin(), seen.end());
       seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-      for (int b : seen) ++result.values[b];
+      for (int b : seen) {
+        ++result.values[b];
+        if (cells != nullptr) cells->Add(-1, b, static_cast<uint32_t>(a));
+      }
     }
     return result;
   }
@@ -85,6 +90,12 @@ absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query,
         ++diff[from];
         --diff[to];
         covered_until = to;
+        if (cells != nullptr) {
+          for (int day = std::max(from, offset); day < to && day < static_cast<int>(days.size());
+               ++day) {
+            cells->Add(-1, day - offset, static_cast<uint32_t>(a));
+          }
+        }
       }
     }
   }

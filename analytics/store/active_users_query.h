@@ -7,12 +7,14 @@
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 #include "analytics/store/actor_view.h"
+#include "analytics/store/cell_collector.h"
 
 namespace cohort::analytics::store {
 
 // `view` must have been built with query.scope.identity. Errors: kInvalidArgument for a time
 // zone not in the tz database.
 [[nodiscard]] absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query,
-                                                               const ActorView& view);
+                                                               const ActorView& view,
+                                                               CellCollector* cells = nullptr);
 
 }  // namespace cohort::analytics::store

@@ -3,25 +3,13 @@
 #include <utility>
 #include <variant>
 
-#include "analytics/store/active_users_query.h"
-#include "analytics/store/experiment_query.h"
-#include "analytics/store/funnel_query.h"
-#include "analytics/store/retention_query.h"
-#include "analytics/store/segmentation_query.h"
-#include "analytics/store/sessions_query.h"
-#include "analytics/store/stickiness_query.h"
+#include "analytics/store/query_executor.h"
 
 namespace cohort::analytics::store {
 namespace {
 
 const QueryScope& ScopeOf(const Query& query) {
   return std::visit([](const auto& q) -> const QueryScope& { return q.scope; }, query);
-}
-
-template <typename T>
-absl::StatusOr<Result> Wrap(absl::StatusOr<T> result) {
-  if (!result.ok()) return result.status();
-  return Result(*std::move(result));
 }
 
 }  // namespace
@@ -49,30 +37,18 @@ absl::StatusOr<EngineAnswer> EmbeddedEngine::Run(const Query& query) {
   EngineAnswer answer;
   std::shared_ptr<const ActorView> view =
       ViewFor(scope.project, scope.identity, &answer.data_version);
-  absl::StatusOr<Result> result = std::visit(
-      [&](const auto& q) -> absl::StatusOr<Result> {
-        using T = std::decay_t<decltype(q)>;
-        if constexpr (std::is_same_v<T, ActiveUsersQuery>) {
-          return Wrap(RunActiveUsers(q, *view));
-        } else if constexpr (std::is_same_v<T, SessionsQuery>) {
-          return Wrap(RunSessions(q, *view));
-        } else if constexpr (std::is_same_v<T, SegmentationQuery>) {
-          return Wrap(RunSegmentation(q, *view));
-        } else if constexpr (std::is_same_v<T, RetentionQuery>) {
-          return Wrap(RunRetention(q, *view));
-        } else if constexpr (std::is_same_v<T, FunnelQuery>) {
-          return Wrap(RunFunnel(q, *view));
-        } else if constexpr (std::is_same_v<T, StickinessQuery>) {
-          return Wrap(RunStickiness(q, *view));
-        } else {
-          static_assert(std::is_same_v<T, ExperimentQuery>);
-          return Wrap(RunExperiment(q, *view));
-        }
-      },
-      query);
+  absl::StatusOr<Result> result = Execute(query, *view, nullptr);
   if (!result.ok()) return result.status();
   answer.result = *std::move(result);
   return answer;
+}
+
+absl::StatusOr<ActorsPage> EmbeddedEngine::Actors(const Query& query, CellRef cell,
+                                                  const std::string& after, int limit) {
+  const QueryScope& scope = ScopeOf(query);
+  uint64_t version = 0;
+  std::shared_ptr<const ActorView> view = ViewFor(scope.project, scope.identity, &version);
+  return DrillDown(query, *view, cell, after, limit);
 }
 
 }  // namespace cohort::analytics::store

@@ -28,6 +28,13 @@ class EmbeddedEngine {
   // steps).
   [[nodiscard]] absl::StatusOr<EngineAnswer> Run(const Query& query);
 
+  // Drill-down: the actors behind one number of Run(query)'s result (query.h, CellRef), sorted
+  // by id bytes, at most `limit` after `after` — exactly the actors the number counted (the
+  // same executor computes both). Errors: as Run's; kInvalidArgument naming "cell" when the
+  // result has no such cell, "limit" when limit < 1.
+  [[nodiscard]] absl::StatusOr<ActorsPage> Actors(const Query& query, CellRef cell,
+                                                  const std::string& after, int limit);
+
  private:
   std::shared_ptr<const ActorView> ViewFor(const std::string& project, IdentityMerge identity,
                                            uint64_t* version);

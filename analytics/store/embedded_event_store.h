@@ -24,6 +24,10 @@ class EmbeddedEventStore final : public EventStore {
 
   absl::StatusOr<AppendCounts> Append(std::vector<Event> events) override;
   absl::StatusOr<EngineAnswer> Run(const Query& query) override { return engine_.Run(query); }
+  absl::StatusOr<ActorsPage> Actors(const Query& query, CellRef cell, const std::string& after,
+                                    int limit) override {
+    return engine_.Actors(query, cell, after, limit);
+  }
   absl::StatusOr<uint64_t> DataVersion(const std::string& project) override;
   absl::StatusOr<int64_t> DeleteUser(const std::string& project,
                                      const std::string& user_id) override {

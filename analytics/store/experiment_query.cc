@@ -117,8 +117,8 @@ absl::Status Compare(const ExperimentQuery& query, bool mean_metric, int64_t com
 
 }  // namespace
 
-absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query,
-                                               const ActorView& view) {
+absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query, const ActorView& view,
+                                               CellCollector* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return Rejected("time_zone", calendar.status());
@@ -197,6 +197,11 @@ absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query,
     Arm& arm = arms[actor.variant];
     ++arm.actors;
     if (actor.converted) ++arm.conversions;
+    // Drill-down rows: the variant's label id for now (mapped to result rows below).
+    if (cells != nullptr) {
+      cells->Add(actor.variant, 0, static_cast<uint32_t>(a));
+      if (actor.converted) cells->Add(actor.variant, 1, static_cast<uint32_t>(a));
+    }
     arm.sum += actor.value;
     arm.sum_of_squares += actor.value * actor.value;
   }
@@ -218,6 +223,14 @@ absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query,
     if (arm != control) ordered.push_back(arm);
   }
   const int64_t comparisons = static_cast<int64_t>(ordered.size()) - 1;
+  if (cells != nullptr) {
+    cells->MapRows([&](int label) -> std::optional<int> {
+      for (size_t v = 0; v < ordered.size(); ++v) {
+        if (ordered[v] == &arms[static_cast<size_t>(label)]) return static_cast<int>(v);
+      }
+      return std::nullopt;
+    });
+  }
 
   for (const Arm* arm : ordered) {
     VariantResult variant;

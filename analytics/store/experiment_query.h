@@ -22,6 +22,7 @@
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 #include "analytics/store/actor_view.h"
+#include "analytics/store/cell_collector.h"
 
 namespace cohort::analytics::store {
 
@@ -30,6 +31,7 @@ namespace cohort::analytics::store {
 // "msprt_tau2" when the statistics reject them (as the reference does: only when a test that
 // reads the parameter runs).
 [[nodiscard]] absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query,
-                                                             const ActorView& view);
+                                                             const ActorView& view,
+                                                             CellCollector* cells = nullptr);
 
 }  // namespace cohort::analytics::store

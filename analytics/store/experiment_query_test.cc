@@ -106,6 +106,7 @@ TEST_F(ExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
   // How much the comparisons exercised, so the test cannot pass on empty experiments.
   int two_arms = 0, tested = 0, welch = 0, adjusted = 0, always_valid = 0, lifted = 0,
       with_multiple = 0, mean_with_variance = 0, degenerate = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 32; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -164,6 +165,7 @@ TEST_F(ExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
         absl::StatusOr<Result> expected = reference.Run(query);
         std::string where = "seed " + std::to_string(seed) + " query " + std::to_string(q) +
                             " identity " + std::to_string(static_cast<int>(identity));
+        drilled += ExpectDrillDownsAgree(query, view, reference, rng);
         ++compared;
         if (!expected.ok()) {
           ASSERT_EQ(embedded.status(), expected.status()) << where;
@@ -189,6 +191,7 @@ TEST_F(ExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 32 * 2 * 12);
+  EXPECT_GT(drilled, compared / 5);
   EXPECT_GT(errors, 0);
   EXPECT_LT(errors, 100);
   EXPECT_GT(two_arms, 300);

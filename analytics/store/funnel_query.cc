@@ -217,6 +217,7 @@ class UnorderedScan {
 };
 
 struct Entry {
+  uint32_t actor = 0;  // ActorView index
   size_t reach = 0;
   size_t gaps_offset = 0;  // into the gaps of all entries: reach - 1 of them
   int32_t label = -1;
@@ -257,7 +258,8 @@ FunnelGroup BuildGroup(std::string label, const std::vector<const Entry*>& entri
 
 }  // namespace
 
-absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView& view) {
+absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView& view,
+                                       CellCollector* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return calendar.status();
@@ -324,7 +326,8 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     Progress progress =
         query.order == FunnelOrder::kUnordered ? unordered.Best(events) : ordered.Best(events);
     if (progress.times.empty()) continue;
-    entries.push_back({progress.times.size(), gaps.size(), progress.label});
+    entries.push_back(
+        {static_cast<uint32_t>(a), progress.times.size(), gaps.size(), progress.label});
     for (size_t j = 1; j < progress.times.size(); ++j) {
       gaps.push_back(progress.times[j] - progress.times[j - 1]);
     }
@@ -338,6 +341,14 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     if (query.group_by) by_label[entry.label].push_back(&entry);
   }
   result.all = BuildGroup("", all, gaps, k);
+  // Drill-down: row -1 is every actor, row g the result's group g; column j = reached step j.
+  auto collect = [&](int row, const std::vector<const Entry*>& members) {
+    if (cells == nullptr) return;
+    for (const Entry* entry : members) {
+      for (size_t j = 0; j < entry->reach; ++j) cells->Add(row, static_cast<int>(j), entry->actor);
+    }
+  };
+  collect(-1, all);
   if (!query.group_by) return result;
 
   // Every entry reached step 1, so a group's size is its step-1 actors.
@@ -354,12 +365,16 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
   for (size_t i = 0; i < ranked.size(); ++i) {
     const std::vector<const Entry*>& members = by_label[ranked[i]];
     if (i < limit) {
+      collect(static_cast<int>(result.groups.size()), members);
       result.groups.push_back(BuildGroup(labels[ranked[i]], members, gaps, k));
     } else {
       other.insert(other.end(), members.begin(), members.end());
     }
   }
-  if (ranked.size() > limit) result.groups.push_back(BuildGroup(kOtherGroup, other, gaps, k));
+  if (ranked.size() > limit) {
+    collect(static_cast<int>(result.groups.size()), other);
+    result.groups.push_back(BuildGroup(kOtherGroup, other, gaps, k));
+  }
   return result;
 }
 

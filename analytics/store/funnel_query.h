@@ -23,12 +23,14 @@
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 #include "analytics/store/actor_view.h"
+#include "analytics/store/cell_collector.h"
 
 namespace cohort::analytics::store {
 
 // `view` must have been built with query.scope.identity; the query must be valid (query_json.h:
 // 2..10 steps, window_ms >= 0). Errors: kInvalidArgument for a time zone not in the tz database.
 [[nodiscard]] absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query,
-                                                     const ActorView& view);
+                                                     const ActorView& view,
+                                                     CellCollector* cells = nullptr);
 
 }  // namespace cohort::analytics::store

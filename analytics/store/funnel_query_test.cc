@@ -43,6 +43,7 @@ TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
   // How much the comparisons exercised, so the test cannot pass on empty funnels.
   int completed = 0, partial = 0, with_other = 0, with_gaps = 0;
   int per_order_completed[3] = {0, 0, 0};
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -84,6 +85,7 @@ TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
             << "seed " << seed << " query " << q << " order " << static_cast<int>(query.order)
             << " steps " << query.steps.size() << " window " << query.window_ms << " identity "
             << static_cast<int>(identity);
+        drilled += ExpectDrillDownsAgree(query, view, reference, rng);
         ++compared;
         const std::vector<FunnelStep>& steps = want.all.steps;
         if (steps.back().actors > 0) {
@@ -97,6 +99,7 @@ TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 30 * 2 * 12);
+  EXPECT_GT(drilled, compared / 5);
   EXPECT_GT(completed, 150);
   EXPECT_GT(partial, 250);
   EXPECT_GT(with_gaps, 250);

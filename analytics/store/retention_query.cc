@@ -1,6 +1,7 @@
 #include "analytics/store/retention_query.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -22,7 +23,8 @@ struct RowSums {
 
 }  // namespace
 
-absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const ActorView& view) {
+absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const ActorView& view,
+                                             CellCollector* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return calendar.status();
@@ -115,6 +117,12 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
     RowSums& row = rows[static_cast<size_t>(cohort)];
     ++row.size;
     ++result.total.size;
+    // Drill-down rows: the cohort's day index for now (mapped to result rows below), -1 total.
+    const uint32_t actor = static_cast<uint32_t>(a);
+    if (cells != nullptr) {
+      cells->Add(cohort, 0, actor);
+      cells->Add(-1, 0, actor);
+    }
     for (size_t c = 0; c < spans.size(); ++c) {
       auto [first, last] = spans[c];
       int64_t last_end = query.days == RetentionDays::kRolling ? t0 + (last + 1) * kDayMs
@@ -132,7 +140,21 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
         ++cell->out_of;
         if (retained) ++cell->count;
       }
+      if (complete && retained && cells != nullptr) {
+        cells->Add(cohort, static_cast<int>(c) + 1, actor);
+        cells->Add(-1, static_cast<int>(c) + 1, actor);
+      }
     }
+  }
+
+  std::vector<int> result_row(rows.size(), -1);
+  for (size_t c = 0, r = 0; c < rows.size(); ++c) {
+    if (rows[c].size > 0) result_row[c] = static_cast<int>(r++);
+  }
+  if (cells != nullptr) {
+    cells->MapRows([&](int row) -> std::optional<int> {
+      return row < 0 ? -1 : result_row[static_cast<size_t>(row)];
+    });
   }
 
   for (size_t c = 0; c < rows.size(); ++c) {

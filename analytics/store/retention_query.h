@@ -18,12 +18,14 @@
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 #include "analytics/store/actor_view.h"
+#include "analytics/store/cell_collector.h"
 
 namespace cohort::analytics::store {
 
 // `view` must have been built with query.scope.identity; brackets must be well-formed
 // (query_json.h validates them). Errors: kInvalidArgument for a time zone not in the tz database.
 [[nodiscard]] absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query,
-                                                           const ActorView& view);
+                                                           const ActorView& view,
+                                                           CellCollector* cells = nullptr);
 
 }  // namespace cohort::analytics::store

@@ -87,6 +87,7 @@ TEST_F(RetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
                           "Asia/Kolkata"};
   int compared = 0;
   int64_t retained = 0, complete = 0, incomplete_cells = 0, cohorts = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -149,6 +150,7 @@ TEST_F(RetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
             << query.start.event_type << " return " << query.returned.event_type << " mode "
             << static_cast<int>(query.mode) << " days " << static_cast<int>(query.days)
             << " identity " << static_cast<int>(identity);
+        drilled += ExpectDrillDownsAgree(query, view, reference, rng);
         ++compared;
         cohorts += embedded->total.size;
         for (const Cell& cell : embedded->total.cells) {
@@ -160,6 +162,7 @@ TEST_F(RetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 30 * 2 * 12);
+  EXPECT_GT(drilled, compared / 5);
   // The data exercise every part: cohorts, returns, complete and incomplete cells.
   EXPECT_GT(cohorts, 4000);
   EXPECT_GT(retained, 3000);

@@ -106,7 +106,7 @@ std::string SeriesName(size_t index) { return std::string(1, static_cast<char>('
 }  // namespace
 
 absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& query,
-                                                   const ActorView& view) {
+                                                   const ActorView& view, CellCollector* drill) {
   std::vector<Formula> formulas;
   for (size_t f = 0; f < query.formulas.size(); ++f) {
     absl::StatusOr<Formula> formula =
@@ -229,8 +229,12 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
       auto [g, s, b] = actor_cells[i];
       GroupCells& c = cell_of(s, g);
       ++c.actors[b];
+      // Drill-down rows are result.series indexes: series-major, then group.
+      const int row = static_cast<int>(s * group_count + g);
+      if (drill != nullptr) drill->Add(row, static_cast<int>(b), static_cast<uint32_t>(a));
       if (i == 0 || std::get<0>(actor_cells[i - 1]) != g || std::get<1>(actor_cells[i - 1]) != s) {
         ++c.total_actors;
+        if (drill != nullptr) drill->Add(row, -1, static_cast<uint32_t>(a));
       }
     }
   }

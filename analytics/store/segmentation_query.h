@@ -21,12 +21,14 @@
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 #include "analytics/store/actor_view.h"
+#include "analytics/store/cell_collector.h"
 
 namespace cohort::analytics::store {
 
 // `view` must have been built with query.scope.identity. Errors: kInvalidArgument for a time
 // zone not in the tz database, and naming "formulas[i]" for a formula that does not parse.
 [[nodiscard]] absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& query,
-                                                                 const ActorView& view);
+                                                                 const ActorView& view,
+                                                                 CellCollector* cells = nullptr);
 
 }  // namespace cohort::analytics::store

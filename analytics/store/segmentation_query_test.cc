@@ -148,6 +148,7 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
                           "Asia/Kolkata"};
   const Interval kIntervals[] = {Interval::kHour, Interval::kDay, Interval::kWeek};
   int compared = 0, nonzero = 0, with_other = 0, with_null = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -183,6 +184,7 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
                                    << Describe(query) << "store:\n"
                                    << Describe(*embedded) << "reference:\n"
                                    << Describe(want);
+        drilled += ExpectDrillDownsAgree(query, view, reference, rng);
         ++compared;
         for (const Series& s : want.series) {
           if (s.total && *s.total > 0) ++nonzero;
@@ -193,6 +195,7 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 30 * 2 * 8);
+  EXPECT_GT(drilled, compared / 5);
   // The random queries reach the interesting cases.
   EXPECT_GT(nonzero, compared);
   EXPECT_GT(with_other, 50);

@@ -30,7 +30,7 @@ class Tally {
         sum_ms_(buckets_.size(), 0),
         histogram_(buckets_.size(), std::vector<int64_t>(bounds_.size() + 1, 0)) {}
 
-  void Add(const Session& session) {
+  void Add(const Session& session, uint32_t actor, CellCollector* cells) {
     if (session.start_ms < from_ms_ || session.start_ms >= to_ms_) return;
     // The bucket holding the start: the last bucket start <= it (the first is <= from_ms).
     size_t b =
@@ -42,6 +42,7 @@ class Tally {
     size_t h = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), length_s) -
                                    bounds_.begin());
     ++counts_[b];
+    if (cells != nullptr) cells->Add(-1, static_cast<int>(b), actor);
     sum_ms_[b] += length_ms;
     ++histogram_[b][h];
   }
@@ -78,7 +79,8 @@ class Tally {
 
 }  // namespace
 
-absl::StatusOr<SessionsResult> RunSessions(const SessionsQuery& query, const ActorView& view) {
+absl::StatusOr<SessionsResult> RunSessions(const SessionsQuery& query, const ActorView& view,
+                                           CellCollector* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return calendar.status();
@@ -87,6 +89,7 @@ absl::StatusOr<SessionsResult> RunSessions(const SessionsQuery& query, const Act
   Activity activity(view, scope);
   absl::flat_hash_map<int64_t, Session> explicit_sessions;  // the actor's, by session_id
   for (size_t a = 0; a < view.actor_count(); ++a) {
+    const uint32_t actor = static_cast<uint32_t>(a);
     explicit_sessions.clear();
     std::optional<Session> open;  // the actor's current gap session
     view.ForEachEvent(a, [&](const EventRef& ref) {
@@ -103,11 +106,11 @@ absl::StatusOr<SessionsResult> RunSessions(const SessionsQuery& query, const Act
         open->end_ms = t;
         return;
       }
-      if (open) tally.Add(*open);
+      if (open) tally.Add(*open, actor, cells);
       open = Session{t, t};
     });
-    if (open) tally.Add(*open);
-    for (const auto& [id, session] : explicit_sessions) tally.Add(session);
+    if (open) tally.Add(*open, actor, cells);
+    for (const auto& [id, session] : explicit_sessions) tally.Add(session, actor, cells);
   }
   return std::move(tally).Finish();
 }

@@ -49,6 +49,7 @@ TEST_F(SessionsQueryTest, AgreesWithTheReferenceOnRandomData) {
   const int64_t kTimeouts[] = {1000, kMinute, 30 * kMinute, 6 * kHour, kDay};
   int compared = 0;
   int64_t sessions = 0, with_length = 0, multi_bucket = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -90,6 +91,7 @@ TEST_F(SessionsQueryTest, AgreesWithTheReferenceOnRandomData) {
             << "seed " << seed << " query " << q << " zone " << query.scope.time_zone
             << " interval " << IntervalName(query.interval) << " timeout " << query.timeout_ms
             << " identity " << static_cast<int>(identity);
+        drilled += ExpectDrillDownsAgree(query, view, reference, rng);
         ++compared;
         sessions += want.total_count;
         if (want.total_average_length_s.value_or(0) > 0) ++with_length;
@@ -100,6 +102,7 @@ TEST_F(SessionsQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 40 * 2 * 8);
+  EXPECT_GT(drilled, compared / 5);
   // The data exercised what matters: many sessions, lengths > 0, several buckets.
   EXPECT_GT(sessions, 10'000);
   EXPECT_GT(with_length, compared / 2);

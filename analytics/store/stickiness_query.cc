@@ -24,8 +24,8 @@ void SortUnique(std::vector<int>* v) {
 
 }  // namespace
 
-absl::StatusOr<StickinessResult> RunStickiness(const StickinessQuery& query,
-                                               const ActorView& view) {
+absl::StatusOr<StickinessResult> RunStickiness(const StickinessQuery& query, const ActorView& view,
+                                               CellCollector* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return calendar.status();
@@ -64,7 +64,10 @@ absl::StatusOr<StickinessResult> RunStickiness(const StickinessQuery& query,
     });
     SortUnique(&active_days);
     SortUnique(&range_days);
-    for (int d : range_days) ++dau[d];
+    for (int d : range_days) {
+      ++dau[d];
+      if (cells != nullptr) cells->Add(-1, d, static_cast<uint32_t>(a));
+    }
     int covered_until = -1;
     for (int d : active_days) {
       int from = std::max(d, covered_until);
@@ -81,6 +84,9 @@ absl::StatusOr<StickinessResult> RunStickiness(const StickinessQuery& query,
       size_t j = i;
       while (j < week_days.size() && week_days[j].first == week_days[i].first) ++j;
       ++result.days_active_per_week[week_days[i].first][j - i - 1];
+      if (cells != nullptr) {
+        cells->Add(week_days[i].first, static_cast<int>(j - i - 1), static_cast<uint32_t>(a));
+      }
       i = j;
     }
   }

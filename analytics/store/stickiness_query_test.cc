@@ -20,6 +20,7 @@ constexpr int64_t kDay = 86'400'000;
 TEST_F(StickinessQueryTest, AgreesWithTheReferenceOnRandomData) {
   const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe"};
   int compared = 0, with_ratios = 0, with_weeks = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -45,6 +46,7 @@ TEST_F(StickinessQueryTest, AgreesWithTheReferenceOnRandomData) {
         ASSERT_TRUE(expected.ok()) << expected.status();
         ASSERT_EQ(*embedded, std::get<StickinessResult>(*expected))
             << "seed " << seed << " query " << q << " zone " << query.scope.time_zone;
+        drilled += ExpectDrillDownsAgree(query, view, reference, rng);
         ++compared;
         with_ratios += embedded->mean_dau_over_mau.has_value();
         for (const auto& week : embedded->days_active_per_week) {
@@ -54,6 +56,7 @@ TEST_F(StickinessQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 30 * 2 * 6);
+  EXPECT_GT(drilled, compared / 5);
   EXPECT_GT(with_ratios, compared / 2);  // the data exercises the ratios and the week counts
   EXPECT_GT(with_weeks, 10);
 }

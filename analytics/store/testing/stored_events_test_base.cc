@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "analytics/store/query_executor.h"
+
 namespace cohort::analytics::store {
 
 void StoredEventsTest::SetUp() {
@@ -34,6 +36,37 @@ Snapshot StoredEventsTest::Store(const std::vector<Event>& events, int batches, 
   Snapshot snapshot = (*store)->GetSnapshot("p");
   stores_.push_back(*std::move(store));
   return snapshot;
+}
+
+int StoredEventsTest::ExpectDrillDownsAgree(const Query& query, const ActorView& view,
+                                            const ReferenceEngine& reference, std::mt19937& rng,
+                                            int cells) {
+  int compared = 0;
+  for (int i = 0; i < cells; ++i) {
+    CellRef cell{static_cast<int>(rng() % 3) - 1, static_cast<int>(rng() % 5) - 1};
+    absl::StatusOr<ActorsPage> want = reference.Actors(query, cell, "", 1 << 30);
+    const int page_size = 1 + static_cast<int>(rng() % 4);
+    std::vector<std::string> got;
+    std::string after;
+    absl::Status status;
+    while (true) {
+      absl::StatusOr<ActorsPage> page = DrillDown(query, view, cell, after, page_size);
+      if (!page.ok()) {
+        status = page.status();
+        break;
+      }
+      EXPECT_LE(page->actors.size(), static_cast<size_t>(page_size));
+      got.insert(got.end(), page->actors.begin(), page->actors.end());
+      if (!page->more || page->actors.empty()) break;
+      after = page->actors.back();
+    }
+    EXPECT_EQ(status.ok(), want.ok()) << "cell (" << cell.row << ", " << cell.column << "): store "
+                                      << status << ", reference " << want.status();
+    if (!want.ok() || !status.ok()) continue;
+    EXPECT_EQ(got, want->actors) << "cell (" << cell.row << ", " << cell.column << ")";
+    ++compared;
+  }
+  return compared;
 }
 
 }  // namespace cohort::analytics::store

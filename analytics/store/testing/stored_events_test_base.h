@@ -1,15 +1,20 @@
 // The fixture of the store's agreement tests: a fresh temporary directory per test, and events
 // stored in several appends (so actors span segments and duplicates cross them) into a fresh
-// SegmentStore whose snapshot the executors then read.
+// SegmentStore whose snapshot the executors then read; and the drill-down check every agreement
+// test applies to its queries.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "analytics/model/event.h"
+#include "analytics/model/query.h"
+#include "analytics/reference/reference_engine.h"
+#include "analytics/store/actor_view.h"
 #include "analytics/store/segment_store.h"
 
 namespace cohort::analytics::store {
@@ -24,6 +29,14 @@ class StoredEventsTest : public ::testing::Test {
   Snapshot Store(const std::vector<Event>& events, int batches, int run);
 
   const std::string& dir() const { return dir_; }
+
+  // Drill-down agreement: for `cells` random cells (rows -1..1, columns -1..3, so that some do
+  // not exist), the store's DrillDown — paged with a random page size — and the reference's
+  // Actors give the same actors, or both say the cell does not exist. Returns the number of
+  // existing cells compared.
+  static int ExpectDrillDownsAgree(const Query& query, const ActorView& view,
+                                   const ReferenceEngine& reference, std::mt19937& rng,
+                                   int cells = 1);
 
  private:
   std::string dir_;
