@@ -685,7 +685,9 @@ absl::Status IngestServer::Parts::StartQueryListener() {
     m->ObserveResponse(route, status, latency);
   };
   query_server = std::make_unique<http::HttpServer>(listener);
-  if (absl::Status added = query_server->AddRoute(query->MakeRoute()); !added.ok()) return added;
+  for (http::Route& route : query->MakeRoutes()) {
+    if (absl::Status added = query_server->AddRoute(std::move(route)); !added.ok()) return added;
+  }
   return query_server->Start();
 }
 

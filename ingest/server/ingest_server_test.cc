@@ -404,17 +404,46 @@ TEST_F(IngestServerTest, AcknowledgedEventsAreAnsweredByTheQueryApiWithinASecond
   EXPECT_EQ(invalid.status, 400);
   EXPECT_EQ(json::parse(invalid.body)["field"], "steps");
   // Every query type is answered; a funnel over the two devices' clicks.
-  TestResponse funnel =
-      query(json({{"type", "funnel"},
-                  {"project", "web"},
-                  {"range", {{"from", now - 3'600'000}, {"to", now + 1}}},
-                  {"steps", {{{"eventType", "click"}}, {{"eventType", "click"}}}}})
-                .dump(),
-            kReadKey);
+  const json funnel_query = {{"type", "funnel"},
+                             {"project", "web"},
+                             {"range", {{"from", now - 3'600'000}, {"to", now + 1}}},
+                             {"steps", {{{"eventType", "click"}}, {{"eventType", "click"}}}}};
+  TestResponse funnel = query(funnel_query.dump(), kReadKey);
   ASSERT_EQ(funnel.status, 200) << funnel.body;
   const json steps = json::parse(funnel.body)["result"]["all"]["steps"];
   EXPECT_EQ(steps[0]["actors"], 2);
   EXPECT_EQ(steps[1]["actors"], 2);  // both devices clicked at least twice
+
+  // Drill-down: the actors behind step 2, a page at a time.
+  auto actors = [&](const json& body) {
+    absl::StatusOr<TestResponse> r = RoundTrip(
+        server_->query_port(), MakeRequest("POST", "/v1/actors", body.dump(),
+                                           {{"Authorization", absl::StrCat("Bearer ", kReadKey)}}));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : TestResponse{};
+  };
+  TestResponse page1 =
+      actors({{"query", funnel_query}, {"cell", {{"row", -1}, {"column", 1}}}, {"limit", 1}});
+  ASSERT_EQ(page1.status, 200) << page1.body;
+  EXPECT_EQ(json::parse(page1.body)["actors"], json::array({"device:device-a"}));
+  EXPECT_EQ(json::parse(page1.body)["more"], true);
+  TestResponse page2 = actors({{"query", funnel_query},
+                               {"cell", {{"column", 1}}},
+                               {"after", json::parse(page1.body)["next"]}});
+  ASSERT_EQ(page2.status, 200) << page2.body;
+  EXPECT_EQ(json::parse(page2.body)["actors"], json::array({"device:device-b"}));
+  EXPECT_EQ(json::parse(page2.body)["more"], false);
+  TestResponse no_cell = actors({{"query", funnel_query}, {"cell", {{"column", 2}}}});
+  EXPECT_EQ(no_cell.status, 400);
+  EXPECT_EQ(json::parse(no_cell.body)["field"], "cell");
+  json bad_query = funnel_query;
+  bad_query["steps"] = json::array();
+  TestResponse invalid_query = actors({{"query", bad_query}, {"cell", {{"column", 0}}}});
+  EXPECT_EQ(invalid_query.status, 400);
+  EXPECT_EQ(json::parse(invalid_query.body)["field"], "query.steps");
+  TestResponse unknown = actors({{"query", funnel_query}, {"cell", {{"column", 0}}}, {"x", 1}});
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(json::parse(unknown.body)["field"], "x");
   EXPECT_TRUE(server_->Shutdown(absl::Now() + absl::Seconds(10)).ok());
 }
 

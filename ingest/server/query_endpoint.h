@@ -18,6 +18,12 @@
 //   501 {"code":501,"error":...} — the store's backend cannot answer this kind of query
 //   503 {"code":503,"error":...} — the query queue is full, or the store is unreachable
 //
+// Drill-down, POST /v1/actors: {"query": <a query document>, "cell": {"row": R, "column": C},
+// "after": "<actor id>", "limit": N (1..10000, default 100)} → 200 {"code":200,"actors":[...],
+// "more":B,"next":"<id>"} — the actors behind one number (analytics/model/query.h, CellRef),
+// sorted by id; pass `next` as `after` for the following page. Errors as above, fields prefixed
+// "query." for the query document's.
+//
 // Thread-safe. Everything referenced in the options must outlive the endpoint; the destructor
 // waits for running queries and answers queued ones 503.
 #pragma once
@@ -57,7 +63,8 @@ class QueryEndpoint {
   QueryEndpoint(const QueryEndpoint&) = delete;
   QueryEndpoint& operator=(const QueryEndpoint&) = delete;
 
-  http::Route MakeRoute();
+  // POST /v1/query and POST /v1/actors.
+  std::vector<http::Route> MakeRoutes();
   void Handle(http::Request request, http::Responder responder);
 
  private:
@@ -67,6 +74,7 @@ class QueryEndpoint {
   };
   void Work();
   http::Response Answer(const http::Request& request);
+  http::Response AnswerActors(const http::Request& request, const config::QueryKeyGrant& grant);
 
   const QueryEndpointOptions options_;
   absl::Mutex mu_;
