@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "analytics/clickhouse/sql_executor.h"
 #include "common/clock.h"
 #include "common/http_client.h"
 
@@ -28,9 +29,6 @@ namespace cohort::analytics::clickhouse {
 
 // Setting name and value, e.g. {"max_execution_time", "30"}; sent as URL parameters.
 using Settings = std::vector<std::pair<std::string, std::string>>;
-
-// Output formats Query asks for (ClickHouse's FORMAT clause).
-enum class Format { kTabSeparated, kJsonEachRow, kJsonCompact };
 
 struct ClickHouseClientOptions {
   // The server's HTTP root, "http[s]://host:port" (a trailing '/' is allowed; no path, no query).
@@ -68,7 +66,9 @@ struct ClickHouseClientOptions {
 // A retried statement may have been applied by an attempt whose answer was lost (a timeout, a
 // dropped connection): Execute and InsertJsonEachRow are at-least-once, so inserts must be safe to
 // repeat (the store deduplicates by insert_id) and DDL should be idempotent (IF NOT EXISTS).
-class ClickHouseClient {
+//
+// A SqlExecutor (sql_executor.h): the interface's calls are the ones below without settings.
+class ClickHouseClient : public SqlExecutor {
  public:
   // Errors: kInvalidArgument for a missing http client, a bad url or max_attempts < 1.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ClickHouseClient>> Create(
@@ -77,16 +77,26 @@ class ClickHouseClient {
   ClickHouseClient(const ClickHouseClient&) = delete;
   ClickHouseClient& operator=(const ClickHouseClient&) = delete;
 
+  // SqlExecutor: the calls below with no settings of their own.
+  [[nodiscard]] absl::Status Execute(std::string_view sql) override { return Execute(sql, {}); }
+  [[nodiscard]] absl::StatusOr<std::string> Query(std::string_view sql, Format format) override {
+    return Query(sql, format, {});
+  }
+  [[nodiscard]] absl::Status InsertJsonEachRow(std::string_view table,
+                                               const std::vector<std::string>& rows) override {
+    return InsertJsonEachRow(table, rows, {});
+  }
+
   // Runs one statement whose answer is not wanted (DDL, ALTER, INSERT ... SELECT/VALUES). One
   // statement only: ClickHouse's HTTP interface refuses "a; b". A trailing ';' is dropped.
-  [[nodiscard]] absl::Status Execute(std::string_view sql, const Settings& settings = {});
+  [[nodiscard]] absl::Status Execute(std::string_view sql, const Settings& settings);
 
   // Runs one SELECT (or SHOW/DESCRIBE/EXISTS) and returns its answer in `format` (the statement
   // must have no FORMAT clause of its own). The server buffers the whole answer before sending it
   // (wait_end_of_query), so an error met while computing it is an error here, never a truncated
   // body.
   [[nodiscard]] absl::StatusOr<std::string> Query(std::string_view sql, Format format,
-                                                  const Settings& settings = {});
+                                                  const Settings& settings);
 
   // Inserts `rows`, each one JSON object on one line (no '\n' inside), into `table` ("name" or
   // "database.name": letters, digits and '_'), in as many requests as max_insert_bytes needs,
@@ -95,7 +105,7 @@ class ClickHouseClient {
   // (nothing is sent then).
   [[nodiscard]] absl::Status InsertJsonEachRow(std::string_view table,
                                                const std::vector<std::string>& rows,
-                                               const Settings& settings = {});
+                                               const Settings& settings);
 
  private:
   explicit ClickHouseClient(ClickHouseClientOptions options, std::string base_url);
@@ -113,8 +123,5 @@ class ClickHouseClient {
 };
 
 using ClickHouseClientPtr = std::unique_ptr<ClickHouseClient>;
-
-// `format`'s name in ClickHouse ("TabSeparated", "JSONEachRow", "JSONCompact").
-std::string_view FormatName(Format format);
 
 }  // namespace cohort::analytics::clickhouse

@@ -12,6 +12,15 @@ exit status is 1; bad usage exits 2.
 
   tools/clickhouse/chdb_query.py [--format JSONEachRow] [FILE]
 
+With --serve DIR it instead keeps one chdb session whose data lives in DIR (which must exist and
+is left in place) and answers framed requests on standard input until it ends (EOF):
+  request:  b"<FORMAT> <N>\n" + N bytes of one SQL statement (an INSERT may carry its data after
+            "FORMAT JSONEachRow\n"); the statement's bytes need not be UTF-8
+  response: b"OK <N>\n" + N bytes of the result in FORMAT, or b"ERR <N>\n" + N bytes of the error
+            text ("Code: 62. DB::Exception: ...")
+Responses go to the original standard output; anything else written to file descriptor 1 (by
+chdb's engine, say) is sent to standard error so it cannot corrupt the frames.
+
 tools/test.sh makes the venv that has chdb and names its interpreter in $COHORT_CHDB_PYTHON.
 """
 import argparse
@@ -53,11 +62,52 @@ def split_statements(text):
     return [s.strip() for s in statements if s.strip()]
 
 
+def read_exactly(stream, n):
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            raise EOFError("standard input ended inside a request")
+        data += chunk
+    return data
+
+
+def serve(directory):
+    """The --serve loop (see the module documentation)."""
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray output of the engine goes to standard error
+    requests = sys.stdin.buffer
+    os.environ["TZ"] = "UTC"
+    os.chdir(directory)
+    from chdb import session  # pylint: disable=import-outside-toplevel
+
+    sess = session.Session(os.path.join(directory, "chdb-data"))
+    try:
+        while True:
+            header = requests.readline()
+            if not header:
+                return 0
+            fmt, size = header.decode("ascii").split()
+            sql = read_exactly(requests, int(size))
+            try:
+                payload, status = sess.query(sql, fmt).bytes(), b"OK"
+            except Exception as e:  # pylint: disable=broad-except
+                payload, status = str(e).encode("utf-8", "replace"), b"ERR"
+            replies.write(b"%s %d\n" % (status, len(payload)))
+            replies.write(payload)
+            replies.flush()
+    finally:
+        sess.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("file", nargs="?", help="SQL file (default: standard input)")
     parser.add_argument("--format", default="TabSeparated", help="output format of the last result")
+    parser.add_argument("--serve", metavar="DIR", help="answer framed requests in a session in DIR")
     args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve)
     text = open(args.file, encoding="utf-8").read() if args.file else sys.stdin.read()
     statements = split_statements(text)
     if not statements:

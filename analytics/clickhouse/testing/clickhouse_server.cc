@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
 namespace cohort::analytics::clickhouse::testing {
@@ -134,41 +135,46 @@ absl::Status WriteFile(const fs::path& path, const std::string& content) {
 std::string ServerConfig(const fs::path& dir, int http_port, int tcp_port,
                          const ClickHouseServerOptions& options) {
   const std::string d = dir.string();
-  return absl::StrCat(R"(<?xml version="1.0"?>
+  return absl::StrCat(
+      R"(<?xml version="1.0"?>
 <yandex>
   <logger>
     <level>information</level>
     <log>)",
-                      d, R"(/log/server.log</log>
+      d, R"(/log/server.log</log>
     <errorlog>)",
-                      d, R"(/log/server.err.log</errorlog>
+      d, R"(/log/server.err.log</errorlog>
     <size>100M</size>
     <count>1</count>
   </logger>
   <listen_host>127.0.0.1</listen_host>
   <http_port>)",
-                      http_port, R"(</http_port>
+      http_port, R"(</http_port>
   <tcp_port>)",
-                      tcp_port, R"(</tcp_port>
+      tcp_port, R"(</tcp_port>
   <path>)",
-                      d, R"(/data/</path>
+      d, R"(/data/</path>
   <tmp_path>)",
-                      d, R"(/tmp/</tmp_path>
+      d, R"(/tmp/</tmp_path>
   <user_files_path>)",
-                      d, R"(/user_files/</user_files_path>
+      d, R"(/user_files/</user_files_path>
   <format_schema_path>)",
-                      d, R"(/format_schemas/</format_schema_path>
+      d, R"(/format_schemas/</format_schema_path>
   <users_config>)",
-                      d, R"(/users.xml</users_config>
+      d, R"(/users.xml</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <timezone>)",
-                      XmlEscape(options.timezone), R"(</timezone>
+      XmlEscape(options.timezone), R"(</timezone>
   <mark_cache_size>67108864</mark_cache_size>
   <uncompressed_cache_size>67108864</uncompressed_cache_size>
   <max_concurrent_queries>50</max_concurrent_queries>
   <keep_alive_timeout>3</keep_alive_timeout>
   <mlock_executable>false</mlock_executable>
+)",
+      absl::StrReplaceAll(options.extra_config, {{"{tcp_port}", absl::StrCat(tcp_port)},
+                                                 {"{http_port}", absl::StrCat(http_port)}}),
+      R"(
 </yandex>
 )");
 }

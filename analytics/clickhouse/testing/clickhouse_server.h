@@ -28,6 +28,9 @@ struct ClickHouseServerOptions {
   // clickhouse (run as `clickhouse server`) from PATH, /usr/sbin or /usr/bin.
   std::string binary;
   std::vector<ClickHouseUser> users;
+  // XML put inside the config's <yandex> element as it is, e.g. a <remote_servers> cluster;
+  // "{tcp_port}" and "{http_port}" in it become the server's own ports.
+  std::string extra_config;
   // The server's time zone (config <timezone>); UTC keeps toDate() and friends deterministic.
   std::string timezone = "UTC";
   // From spawning until GET /ping answers "Ok.".

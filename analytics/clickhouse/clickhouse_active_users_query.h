@@ -1,0 +1,23 @@
+// Active users on the ClickHouse backend (analytics.md, "Active users"; docs/metrics.md): active
+// actors per bucket, rolling 7/30-day actives per day (looking back before the range start), and
+// new users (actors whose first-ever active event falls in the bucket), each one SQL query over
+// DedupedEventsSql. Bucket bounds come from analytics/time/calendar.h and go into the SQL as
+// literal arrays.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "analytics/clickhouse/sql_executor.h"
+#include "analytics/model/query.h"
+#include "analytics/model/result.h"
+
+namespace cohort::analytics::clickhouse {
+
+// Errors: kInvalidArgument naming "time_zone" for a zone not in the tz database; the executor's
+// errors (sql_executor.h); kInternal for an answer that does not parse.
+[[nodiscard]] absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query,
+                                                               SqlExecutor& sql,
+                                                               const std::string& table);
+
+}  // namespace cohort::analytics::clickhouse

@@ -1,0 +1,51 @@
+// Reading the answers of the retention / funnel / experiment executors (H3's queries): TabSeparated
+// rows split into unescaped fields, and the typed columns that carry a property value back into
+// C++ (where labels are made, so they match PropertyValue::Label exactly), plus the check that a
+// query reads no user properties (not supported by the ClickHouse backend yet).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "analytics/model/property_value.h"
+#include "analytics/model/query.h"
+
+namespace cohort::analytics::clickhouse {
+
+// The rows of a TabSeparated answer, each split at tabs and unescaped (\\, \t, \n, \r, \0, \b, \f,
+// \', \"); an empty answer has no rows. Errors: kInternal for a row with another number of fields
+// than `columns`.
+[[nodiscard]] absl::StatusOr<std::vector<std::vector<std::string>>> ParseTsvRows(
+    std::string_view tsv, size_t columns);
+
+// Fields → numbers. Errors: kInternal naming the text.
+[[nodiscard]] absl::StatusOr<int64_t> ParseInt(std::string_view field);
+[[nodiscard]] absl::StatusOr<double> ParseDouble(std::string_view field);
+// "1,2,3" (or "" for none) → numbers.
+[[nodiscard]] absl::StatusOr<std::vector<int64_t>> ParseIntList(std::string_view field);
+
+// The three SQL expressions (kind, string, number) of an event property's value over the schema's
+// prop_* arrays: kind 255 when the key is missing, else the prop_kinds code. `key_index` is an SQL
+// expression for indexOf(prop_keys, key) (alias it once and pass the alias).
+std::string PropertyKindSql(std::string_view key_index);
+std::string PropertyStringSql(std::string_view key_index);
+std::string PropertyNumberSql(std::string_view key_index);
+
+// The group-by label of a value read back from those three columns: PropertyValue::Label, or
+// kNoneGroup when missing. Errors: kInternal for an unknown kind.
+[[nodiscard]] absl::StatusOr<std::string> LabelFromColumns(std::string_view kind,
+                                                           std::string_view text,
+                                                           std::string_view number);
+
+// kUnimplemented "<path>: user-property filters are not supported by the ClickHouse backend yet"
+// when `ref` is set and a user property (a group-by); selectors: CheckSelectorSupported
+// (clickhouse_events_sql.h).
+[[nodiscard]] absl::Status CheckNoUserProperty(const std::optional<PropertyRef>& ref,
+                                               std::string_view path);
+
+}  // namespace cohort::analytics::clickhouse

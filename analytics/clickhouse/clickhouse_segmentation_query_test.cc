@@ -1,0 +1,369 @@
+// RunSegmentation on a real engine (18.16, or chdb: query_test_base.h) against the brute-force
+// reference on randomized datasets: random series (event types, `_active`, `_all`, event property
+// filters), both metrics, intervals, time zones, identity modes, group-bys with small limits (so
+// "(other)" appears; "price" holds numbers and numeric strings, so labels like "3" merge two
+// values) and formulas. Plus hand-checked cases, and the refusal of user properties.
+#include "analytics/clickhouse/clickhouse_segmentation_query.h"
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <optional>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "analytics/clickhouse/testing/query_test_base.h"
+#include "analytics/reference/reference_engine.h"
+#include "analytics/testing/random_events.h"
+
+namespace cohort::analytics::clickhouse {
+namespace {
+
+std::string Describe(const SegmentationQuery& q) {
+  std::ostringstream out;
+  out << "range [" << q.scope.from_ms << ", " << q.scope.to_ms << ") zone " << q.scope.time_zone
+      << " interval " << IntervalName(q.interval) << " identity "
+      << static_cast<int>(q.scope.identity) << " metric " << static_cast<int>(q.metric)
+      << " inactive " << q.scope.inactive_event_types.size() << " limit " << q.limit;
+  if (q.group_by) {
+    out << " group-by " << static_cast<int>(q.group_by->scope) << ":" << q.group_by->key;
+  }
+  out << '\n';
+  for (const EventSelector& e : q.events) {
+    out << "  " << e.event_type;
+    for (const PropertyFilter& f : e.filters) {
+      out << " [" << static_cast<int>(f.property.scope) << ":" << f.property.key << " op "
+          << static_cast<int>(f.op);
+      for (const PropertyValue& v : f.values) out << ' ' << v.ToJson();
+      out << ']';
+    }
+    out << '\n';
+  }
+  for (const std::string& f : q.formulas) out << "  " << f << '\n';
+  return out.str();
+}
+
+std::string Describe(const SegmentationResult& r) {
+  std::ostringstream out;
+  for (const Series& s : r.series) {
+    out << s.name << " [" << s.group << "] total=";
+    out << (s.total ? std::to_string(*s.total) : "null") << " :";
+    for (const Number& v : s.values) out << ' ' << (v ? std::to_string(*v) : "null");
+    out << '\n';
+  }
+  return out.str();
+}
+
+PropertyFilter Filter(PropertyRef::Scope scope, std::string key, FilterOp op,
+                      std::vector<PropertyValue> values) {
+  PropertyFilter f;
+  f.property = PropertyRef{scope, std::move(key)};
+  f.op = op;
+  f.values = std::move(values);
+  return f;
+}
+
+PropertyFilter RandomFilter(std::mt19937& rng) {
+  using S = PropertyRef::Scope;
+  switch (rng() % 10) {
+    case 0:
+      return Filter(S::kEvent, "button", FilterOp::kEquals, {PropertyValue::String("buy")});
+    case 1:
+      return Filter(S::kEvent, "button", FilterOp::kNotEquals, {PropertyValue::String("sell")});
+    case 2:
+      return Filter(S::kEvent, "price", FilterOp::kGreater,
+                    {PropertyValue::Number(static_cast<double>(rng() % 5))});
+    case 3:
+      return Filter(S::kEvent, "price", FilterOp::kLessOrEqual,
+                    {PropertyValue::Number(static_cast<double>(rng() % 4))});
+    case 4:
+      return Filter(S::kEvent, "price", FilterOp::kIsSet, {});
+    case 5:
+      return Filter(S::kEvent, "variant", FilterOp::kContains, {PropertyValue::String("tr")});
+    case 6:
+      return Filter(S::kEvent, "price", FilterOp::kEquals,
+                    {PropertyValue::String("3"), PropertyValue::Number(2.5)});
+    case 7:
+      return Filter(S::kEvent, "variant", FilterOp::kIsNotSet, {});
+    case 8:
+      return Filter(S::kEvent, "button", FilterOp::kNotContains, {PropertyValue::String("u")});
+    default:
+      return Filter(S::kEvent, "price", FilterOp::kLess, {PropertyValue::String("4")});
+  }
+}
+
+EventSelector RandomSelector(std::mt19937& rng) {
+  static const char* kTypes[] = {"view",      "click",        "purchase",  "signup",
+                                 "$identify", "dify.message", "$exposure", "_active",
+                                 "_all",      "resent",       "missing"};
+  EventSelector selector;
+  selector.event_type = kTypes[rng() % std::size(kTypes)];
+  int filters = static_cast<int>(rng() % 5);  // 0 (most often) .. 2
+  filters = filters < 2 ? 0 : filters - 2;
+  for (int i = 0; i < filters; ++i) selector.filters.push_back(RandomFilter(rng));
+  return selector;
+}
+
+std::optional<PropertyRef> RandomGroupBy(std::mt19937& rng) {
+  using S = PropertyRef::Scope;
+  switch (rng() % 7) {
+    case 0:
+      return std::nullopt;
+    case 1:
+      return PropertyRef{S::kEvent, "button"};
+    case 2:
+      return PropertyRef{S::kEvent, "price"};
+    case 3:
+      return PropertyRef{S::kEvent, "variant"};
+    case 4:
+    case 5:
+      return PropertyRef{S::kEvent, "price"};  // numbers and numeric strings: "3" and 3 merge
+    default:
+      return PropertyRef{S::kEvent, "absent"};
+  }
+}
+
+std::vector<std::string> RandomFormulas(std::mt19937& rng, size_t series) {
+  static const char* kOne[] = {"TOTALS(A)/UNIQUES(A)", "TOTALS(A) - 2 * UNIQUES(A)",
+                               "(TOTALS(A) + 1) / (UNIQUES(A) - 1)", "-UNIQUES(A) / 3"};
+  static const char* kMore[] = {"UNIQUES(B)/UNIQUES(A)", "TOTALS(B) / TOTALS(A) * 100",
+                                "(UNIQUES(A) + TOTALS(B)) / (UNIQUES(B) - UNIQUES(A))"};
+  std::vector<std::string> formulas;
+  int count = static_cast<int>(rng() % 3);
+  for (int i = 0; i < count; ++i) {
+    if (series >= 2 && rng() % 2 == 0) {
+      formulas.push_back(kMore[rng() % std::size(kMore)]);
+    } else {
+      formulas.push_back(kOne[rng() % std::size(kOne)]);
+    }
+  }
+  return formulas;
+}
+
+using SegmentationQueryTest = testing::ClickHouseQueryTest;
+
+TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
+  const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe",
+                          "Asia/Kolkata"};
+  const Interval kIntervals[] = {Interval::kHour, Interval::kDay, Interval::kWeek};
+  int compared = 0, nonzero = 0, with_other = 0, with_null = 0;
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    analytics::testing::RandomEventsOptions options;
+    options.project = absl::StrCat("segmentation", seed);
+    std::vector<Event> events = analytics::testing::RandomEvents(seed, options);
+    Insert(events, 1 + static_cast<int>(rng() % 4));
+    ReferenceEngine reference(events);
+    for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
+      for (int q = 0; q < 4; ++q) {
+        SegmentationQuery query;
+        query.scope.project = options.project;
+        query.scope.identity = identity;
+        query.scope.time_zone = kZones[rng() % std::size(kZones)];
+        query.scope.from_ms = options.start_ms + static_cast<int64_t>(rng() % 4) * 86'400'000 +
+                              static_cast<int64_t>(rng() % 86'400'000);
+        query.scope.to_ms =
+            query.scope.from_ms + 3'600'000 + static_cast<int64_t>(rng() % (6 * 86'400'000LL));
+        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
+        size_t series = 1 + rng() % 3;
+        for (size_t s = 0; s < series; ++s) query.events.push_back(RandomSelector(rng));
+        query.metric = rng() % 2 ? SeriesMetric::kTotals : SeriesMetric::kUniques;
+        query.interval = kIntervals[rng() % std::size(kIntervals)];
+        query.group_by = RandomGroupBy(rng);
+        query.limit = 1 + static_cast<int>(rng() % 3);
+        query.formulas = RandomFormulas(rng, series);
+
+        absl::StatusOr<SegmentationResult> got = RunSegmentation(query, Sql(), Table());
+        ASSERT_TRUE(got.ok()) << got.status();
+        absl::StatusOr<Result> expected = reference.Run(query);
+        ASSERT_TRUE(expected.ok()) << expected.status();
+        const auto& want = std::get<SegmentationResult>(*expected);
+        ASSERT_EQ(*got, want) << "seed " << seed << " query " << q << " on " << EngineName() << "\n"
+                              << Describe(query) << "clickhouse:\n"
+                              << Describe(*got) << "reference:\n"
+                              << Describe(want);
+        ++compared;
+        for (const Series& s : want.series) {
+          if (s.total && *s.total > 0) ++nonzero;
+          if (s.group == kOtherGroup) ++with_other;
+          if (!s.total) ++with_null;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 10 * 2 * 4);
+  // The random queries reach the interesting cases.
+  EXPECT_GT(nonzero, compared);
+  EXPECT_GT(with_other, 10);
+  std::cout << compared << " queries, " << nonzero << " nonzero series, " << with_other
+            << " (other) series, " << with_null << " null totals\n";
+}
+
+Event MakeEvent(std::string project, std::string user, int64_t t, std::string id, std::string type,
+                Properties event_properties = {}) {
+  Event e;
+  e.project = std::move(project);
+  e.user_id = std::move(user);
+  e.time_ms = t;
+  e.insert_id = std::move(id);
+  e.event_type = std::move(type);
+  e.event_properties = std::move(event_properties);
+  return e;
+}
+
+constexpr int64_t kDay1 = 1'772'841'600'000;  // 2026-03-07 UTC
+constexpr int64_t kDay2 = kDay1 + 86'400'000;
+
+TEST_F(SegmentationQueryTest, HandCheckedGroupsOtherUniquesAndFormulas) {
+  auto button = [](const char* b) { return Properties{{"button", PropertyValue::String(b)}}; };
+  const std::string p = "segmentation-hand";
+  // u1: click x (day 1), click y, click y (day 2); u2: click y (day 1), click z (day 2);
+  // u3: click z, view, click x (day 2). Labels by events: y 3, x 2, z 2, the view's (none) 1.
+  Insert({MakeEvent(p, "u1", kDay1 + 1, "a", "click", button("x")),
+          MakeEvent(p, "u1", kDay2 + 1, "b", "click", button("y")),
+          MakeEvent(p, "u1", kDay2 + 2, "c", "click", button("y")),
+          MakeEvent(p, "u2", kDay1 + 5, "d", "click", button("y")),
+          MakeEvent(p, "u2", kDay2 + 5, "e", "click", button("z")),
+          MakeEvent(p, "u3", kDay2 + 7, "f", "click", button("z")),
+          MakeEvent(p, "u3", kDay2 + 8, "g", "view"),
+          MakeEvent(p, "u3", kDay2 + 9, "h", "click", button("x"))},
+         3);
+  SegmentationQuery query;
+  query.scope.project = p;
+  query.scope.from_ms = kDay1;
+  query.scope.to_ms = kDay2 + 86'400'000;
+  query.events = {EventSelector{"click", {}}, EventSelector{"view", {}}};
+  query.group_by = PropertyRef{PropertyRef::Scope::kEvent, "button"};
+  query.limit = 1;
+  query.formulas = {"TOTALS(A)/UNIQUES(B)"};
+  absl::StatusOr<SegmentationResult> r = RunSegmentation(query, Sql(), Table());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->buckets, (std::vector<int64_t>{kDay1, kDay2}));
+  // Totals: "y" first (3 events), then "(other)" = x, z and the view's "(none)".
+  std::vector<Series> want = {
+      {"A", "y", {1.0, 2.0}, 3.0},
+      {"A", "(other)", {1.0, 3.0}, 4.0},
+      {"B", "y", {0.0, 0.0}, 0.0},
+      {"B", "(other)", {0.0, 1.0}, 1.0},
+      {"TOTALS(A)/UNIQUES(B)", "y", {std::nullopt, std::nullopt}, std::nullopt},
+      {"TOTALS(A)/UNIQUES(B)", "(other)", {std::nullopt, 3.0}, 4.0},
+  };
+  EXPECT_EQ(r->series, want) << Describe(*r);
+
+  // Uniques: x has u1, u3; y has u1, u2; z has u2, u3: a tie that "x" wins by bytes. "(other)"
+  // (y, z, none) counts u1, u2, u3 once each: 3 over the range, not 2 + 2.
+  query.metric = SeriesMetric::kUniques;
+  query.formulas = {};
+  r = RunSegmentation(query, Sql(), Table());
+  ASSERT_TRUE(r.ok()) << r.status();
+  want = {
+      {"A", "x", {1.0, 1.0}, 2.0},
+      {"A", "(other)", {1.0, 3.0}, 3.0},
+      {"B", "x", {0.0, 0.0}, 0.0},
+      {"B", "(other)", {0.0, 1.0}, 1.0},
+  };
+  EXPECT_EQ(r->series, want) << Describe(*r);
+
+  // Without group-by.
+  query.group_by.reset();
+  r = RunSegmentation(query, Sql(), Table());
+  ASSERT_TRUE(r.ok()) << r.status();
+  want = {{"A", "", {2.0, 3.0}, 3.0}, {"B", "", {0.0, 1.0}, 1.0}};
+  EXPECT_EQ(r->series, want) << Describe(*r);
+
+  // A range starting inside the first bucket leaves out the bucket's earlier events (u1's x).
+  query.scope.from_ms = kDay1 + 2;
+  r = RunSegmentation(query, Sql(), Table());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->buckets, (std::vector<int64_t>{kDay1, kDay2}));
+  want = {{"A", "", {1.0, 3.0}, 3.0}, {"B", "", {0.0, 1.0}, 1.0}};
+  EXPECT_EQ(r->series, want) << Describe(*r);
+  query.scope.from_ms = kDay1;
+
+  query.formulas = {"UNIQUES(C)"};
+  EXPECT_EQ(RunSegmentation(query, Sql(), Table()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  query.formulas = {};
+  query.scope.time_zone = "Mars/Olympus";
+  EXPECT_EQ(RunSegmentation(query, Sql(), Table()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SegmentationQueryTest, ValuesWithOneLabelAreOneGroup) {
+  // "3" and 3, "true" and true, "null" and null, '[1]' and [1], "(none)" and a missing value:
+  // one label each, so one group, whose uniques count u1 once. Numbers are labelled as
+  // PropertyValue::Label writes them: 1e5 is "1e+05", another group than the string "100000".
+  const std::string p = "segmentation-labels";
+  const std::vector<std::pair<PropertyValue, PropertyValue>> kPairs = {
+      {PropertyValue::String("3"), PropertyValue::Number(3)},
+      {PropertyValue::String("true"), PropertyValue::Bool(true)},
+      {PropertyValue::String("null"), PropertyValue::Null()},
+      {PropertyValue::String("[1]"), PropertyValue::Json("[1]")},
+      {PropertyValue::String("1e+21"), PropertyValue::Number(1e21)},
+      {PropertyValue::String("-0"), PropertyValue::Number(-0.0)},
+      {PropertyValue::String("100000"), PropertyValue::Number(1e5)},
+  };
+  std::vector<Event> events;
+  int id = 0;
+  for (const auto& [a, b] : kPairs) {
+    events.push_back(MakeEvent(p, "u1", kDay1 + id, absl::StrCat(id), "click", {{"v", a}}));
+    ++id;
+    events.push_back(MakeEvent(p, "u1", kDay1 + id, absl::StrCat(id), "click", {{"v", b}}));
+    ++id;
+  }
+  events.push_back(MakeEvent(p, "u1", kDay1 + id++, "none1", "click"));
+  events.push_back(
+      MakeEvent(p, "u2", kDay1 + id++, "none2", "click", {{"v", PropertyValue::String("(none)")}}));
+  events.push_back(
+      MakeEvent(p, "u2", kDay1 + id++, "zero", "click", {{"v", PropertyValue::Number(0)}}));
+  events.push_back(
+      MakeEvent(p, "u2", kDay1 + id++, "tenth", "click", {{"v", PropertyValue::Number(0.1)}}));
+  Insert(events, 2);
+  SegmentationQuery query;
+  query.scope.project = p;
+  query.scope.from_ms = kDay1;
+  query.scope.to_ms = kDay2;
+  query.events = {EventSelector{"click", {}}};
+  query.group_by = PropertyRef{PropertyRef::Scope::kEvent, "v"};
+  query.limit = 100;
+  ReferenceEngine reference(events);
+  for (SeriesMetric metric : {SeriesMetric::kUniques, SeriesMetric::kTotals}) {
+    query.metric = metric;
+    absl::StatusOr<SegmentationResult> r = RunSegmentation(query, Sql(), Table());
+    ASSERT_TRUE(r.ok()) << r.status();
+    absl::StatusOr<Result> expected = reference.Run(query);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    const auto& want = std::get<SegmentationResult>(*expected);
+    EXPECT_EQ(*r, want) << "clickhouse:\n" << Describe(*r) << "reference:\n" << Describe(want);
+    // One group per pair but 1e5 (labelled "1e+05", not "100000"), then (none), 0, 0.1.
+    EXPECT_EQ(r->series.size(), kPairs.size() + 1 + 3);
+  }
+  query.limit = 2;  // "(other)" merges labels whose values differ
+  absl::StatusOr<SegmentationResult> r = RunSegmentation(query, Sql(), Table());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, std::get<SegmentationResult>(*reference.Run(query))) << Describe(*r);
+}
+
+TEST_F(SegmentationQueryTest, RefusesUserProperties) {
+  SegmentationQuery query;
+  query.scope.project = "segmentation-hand";
+  query.scope.to_ms = kDay1;
+  query.events = {
+      EventSelector{"click", {}},
+      EventSelector{"view", {Filter(PropertyRef::Scope::kUser, "plan", FilterOp::kIsSet, {})}}};
+  absl::StatusOr<SegmentationResult> r = RunSegmentation(query, Sql(), Table());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(r.status().message(),
+            "events[1].filters[0] (user property \"plan\"): user-property filters are not "
+            "supported by the ClickHouse backend yet");
+  query.events.pop_back();
+  query.group_by = PropertyRef{PropertyRef::Scope::kUser, "plan"};
+  r = RunSegmentation(query, Sql(), Table());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(r.status().message(),
+            "group_by: user-property filters are not supported by the ClickHouse backend yet");
+}
+
+}  // namespace
+}  // namespace cohort::analytics::clickhouse
