@@ -2,11 +2,16 @@
 #include "ingest/server/ingest_server.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 #include <utility>
 #include <variant>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "analytics/clickhouse/clickhouse_client.h"
+#include "analytics/clickhouse/clickhouse_event_store.h"
 #include "analytics/engine/result_cache.h"
 #include "analytics/store/embedded_event_store.h"
 #include "common/http_client.h"
@@ -64,7 +69,10 @@ struct IngestServer::Parts {
   std::unique_ptr<SecretWatch<config::QueryKeySet>> query_keys;
   std::unique_ptr<mapping::RuleSet> rules;
   std::unique_ptr<wal::Wal> wal;
-  // The embedded event store (storage: embedded); fed by the "store" sink, outlives the sinks.
+  // storage: clickhouse — the HTTP client and ClickHouse client the store talks through.
+  std::unique_ptr<HttpClient> clickhouse_http;
+  std::unique_ptr<analytics::clickhouse::ClickHouseClient> clickhouse;
+  // The event store (embedded or ClickHouse); fed by the "store" sink, outlives the sinks.
   std::unique_ptr<analytics::EventStore> store;
   // Sinks: read the log from their own positions; stopped after the writer, before the log.
   struct SinkParts {
@@ -84,7 +92,7 @@ struct IngestServer::Parts {
   std::unique_ptr<NativeEndpoint> native;
   std::unique_ptr<LangfuseEndpoint> langfuse;
   std::unique_ptr<http::HttpServer> ingest_server;
-  // The query API (auth.queryKeysFile set, embedded storage): its own listener and threads.
+  // The query API (auth.queryKeysFile set): its own listener and threads.
   std::unique_ptr<analytics::ResultCache> result_cache;
   std::unique_ptr<QueryEndpoint> query;
   std::unique_ptr<http::HttpServer> query_server;
@@ -101,6 +109,7 @@ struct IngestServer::Parts {
   absl::Status LoadSecrets();
   absl::Status OpenWal();
   absl::Status StartSinks();
+  absl::Status OpenClickHouse(const config::ClickHouseStorage& storage);
   absl::Status StartIngestListener();
   absl::Status StartQueryListener();
   void WatchSecrets();
@@ -364,16 +373,49 @@ absl::Status IngestServer::Parts::OpenWal() {
   return absl::OkStatus();
 }
 
+absl::Status IngestServer::Parts::OpenClickHouse(const config::ClickHouseStorage& storage) {
+  analytics::clickhouse::ClickHouseClientOptions client;
+  client.url = storage.url;
+  // No default database: the store's SQL names its tables in full, and MigrateSchema creates
+  // the database, which a connection to it could not.
+  // Through a Distributed table an insert is acknowledged only once every shard has the rows.
+  if (!storage.cluster.empty()) client.settings.emplace_back("insert_distributed_sync", "1");
+  if (storage.credentials) {
+    // Read once at start; a rotated password takes a restart (the Deployment's config hash
+    // changes with the Secret's reference, not its content).
+    for (auto [file, into] : {std::pair{&storage.credentials->username_file, &client.user},
+                              std::pair{&storage.credentials->password_file, &client.password}}) {
+      std::ifstream in(*file);
+      if (!in) return absl::FailedPreconditionError(absl::StrCat("cannot read ", *file));
+      std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      *into = std::string(absl::StripTrailingAsciiWhitespace(value));
+    }
+  }
+  HttpClientOptions http_options;
+  http_options.ca_file = options.destination_ca_file;
+  http_options.max_response_bytes = uint64_t{256} << 20;  // query answers
+  http_options.request_timeout = absl::Minutes(5);
+  absl::StatusOr<std::unique_ptr<HttpClient>> http = MakeHttpClient(http_options);
+  if (!http.ok()) return http.status();
+  clickhouse_http = *std::move(http);
+  client.http = clickhouse_http.get();
+  client.clock = options.clock;
+  absl::StatusOr<std::unique_ptr<analytics::clickhouse::ClickHouseClient>> made =
+      analytics::clickhouse::ClickHouseClient::Create(std::move(client));
+  if (!made.ok()) return made.status();
+  clickhouse = *std::move(made);
+  analytics::clickhouse::ClickHouseEventStoreOptions store_options;
+  store_options.schema = {.database = storage.database, .cluster = storage.cluster};
+  store_options.max_batch_rows = static_cast<size_t>(storage.batch_size);
+  store_options.clock = options.clock;
+  absl::StatusOr<std::unique_ptr<analytics::clickhouse::ClickHouseEventStore>> created =
+      analytics::clickhouse::ClickHouseEventStore::Create(*clickhouse, std::move(store_options));
+  if (!created.ok()) return created.status();
+  store = *std::move(created);
+  return absl::OkStatus();
+}
+
 absl::Status IngestServer::Parts::StartSinks() {
-  const bool embedded = std::holds_alternative<config::EmbeddedStorage>(config.storage);
-  if (!embedded) {
-    spdlog::warn(
-        "storage: the ClickHouse backend is not in this build yet (issue 6): events are "
-        "kept in the write-ahead log and sent to destinations, not stored for queries");
-  }
-  if (config.destinations.empty() && options.jsonl_sink_path.empty() && !embedded) {
-    return absl::OkStatus();
-  }
   const std::string dead_letter_dir = config.paths.data_dir + "/dead-letter";
   std::error_code ec;
   std::filesystem::create_directories(dead_letter_dir, ec);
@@ -402,7 +444,11 @@ absl::Status IngestServer::Parts::StartSinks() {
     part.runner = std::make_unique<sinks::SinkRunner>(*wal, *part.sink, runner);
     sinks.push_back(std::move(part));
   }
-  if (embedded) {
+  absl::Duration retention = absl::ZeroDuration();  // ClickHouse: none configured here
+  int64_t store_batch = 10000;
+  // Freshness: an acknowledged event is stored (and visible to queries) within ~0.2 s.
+  absl::Duration store_flush = absl::Milliseconds(200);
+  if (const auto* embedded = std::get_if<config::EmbeddedStorage>(&config.storage)) {
     analytics::store::SegmentStoreOptions store_options;
     store_options.dir = config::StoreDir(config.paths);
     store_options.env = options.env;
@@ -423,17 +469,29 @@ absl::Status IngestServer::Parts::StartSinks() {
           "not in query results",
           file);
     }
+    retention = embedded->retention;
+  } else {
+    const auto& clickhouse_config = std::get<config::ClickHouseStorage>(config.storage);
+    if (absl::Status s = OpenClickHouse(clickhouse_config); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("storage.clickhouse: ", s.message()));
+    }
+    store_batch = clickhouse_config.batch_size;
+    store_flush = clickhouse_config.flush_interval;
+    spdlog::info("event store: ClickHouse at {}, database {}{}", clickhouse_config.url,
+                 clickhouse_config.database,
+                 clickhouse_config.cluster.empty()
+                     ? ""
+                     : absl::StrCat(", cluster ", clickhouse_config.cluster));
+  }
+  {
     SinkParts part;
     part.name = "store";
     part.sink = std::make_unique<sinks::StoreSink>(sinks::StoreSinkOptions{
-        .store = store.get(),
-        .dead_letter = dead_letter.get(),
-        .retention = std::get<config::EmbeddedStorage>(config.storage).retention});
+        .store = store.get(), .dead_letter = dead_letter.get(), .retention = retention});
     sinks::SinkRunnerOptions runner;
     runner.name = part.name;
-    runner.max_batch_events = 10000;
-    // Freshness: an acknowledged event is in a segment (and visible to queries) within ~0.2 s.
-    runner.flush_interval = absl::Milliseconds(200);
+    runner.max_batch_events = store_batch;
+    runner.flush_interval = store_flush;
     runner.clock = options.clock;
     runner.registry = &registry;
     runner.dead_letter = dead_letter.get();
@@ -665,10 +723,6 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(config::Ingest
 
 absl::Status IngestServer::Parts::StartQueryListener() {
   if (query_keys == nullptr) return absl::OkStatus();
-  if (store == nullptr) {
-    spdlog::warn("query API off: it answers from the embedded store, and storage is ClickHouse");
-    return absl::OkStatus();
-  }
   result_cache = std::make_unique<analytics::ResultCache>(int64_t{64} << 20);
   SecretWatch<config::QueryKeySet>* keys = query_keys.get();
   query =
