@@ -13,12 +13,7 @@
 #include "analytics/clickhouse/clickhouse_events_sql.h"
 #include "analytics/clickhouse/clickhouse_query_rows.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
-#include "analytics/stats/bonferroni.h"
-#include "analytics/stats/msprt.h"
-#include "analytics/stats/proportion_ztest.h"
-#include "analytics/stats/sample_moments.h"
-#include "analytics/stats/sample_ratio.h"
-#include "analytics/stats/welch_ttest.h"
+#include "analytics/model/experiment_arms.h"
 #include "analytics/time/calendar.h"
 
 namespace cohort::analytics::clickhouse {
@@ -69,82 +64,8 @@ struct Outcome {
   double value = 0;  // Σ goal values in total order
 };
 
-struct Arm {
-  std::string name;
-  int64_t exposed = 0;
-  int64_t converted = 0;
-  double sum = 0;
-  double sum_of_squares = 0;
-};
-
 absl::Status Named(const char* field, const absl::Status& status) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", std::string(status.message())));
-}
-
-// As the reference (analytics/reference/experiments.cc) and the embedded store.
-stats::SampleMoments MomentsOf(const Arm& arm, bool mean_metric) {
-  const int64_t n = arm.exposed;
-  const double sum = mean_metric ? arm.sum : static_cast<double>(arm.converted);
-  const double squares = mean_metric ? arm.sum_of_squares : sum;  // 0² = 0, 1² = 1
-  stats::SampleMoments moments{n, n > 0 ? sum / static_cast<double>(n) : 0, 0};
-  if (n >= 2) {
-    absl::StatusOr<stats::SampleMoments> exact = stats::SampleMomentsFromSums(n, sum, squares);
-    if (exact.ok()) moments = *exact;
-  }
-  return moments;
-}
-
-template <typename Test>
-void FillComparison(const Test& test, VariantResult* out) {
-  out->p_value = test.p_value;
-  out->degenerate = test.degenerate;
-  out->difference = test.difference;
-  out->difference_low = test.difference_ci.lower;
-  out->difference_high = test.difference_ci.upper;
-  if (test.relative_lift) {
-    out->lift = *test.relative_lift;
-    out->lift_low = test.relative_lift_ci->lower;
-    out->lift_high = test.relative_lift_ci->upper;
-  }
-}
-
-// `arm` against `control` into `out`: the metric's test, Bonferroni over `comparisons`, mSPRT.
-absl::Status Compare(const ExperimentQuery& query, bool mean_metric, int64_t comparisons,
-                     const Arm& control, const Arm& arm, const stats::SampleMoments& moments,
-                     VariantResult* out) {
-  std::optional<stats::DifferenceEstimate> estimate;
-  if (!mean_metric) {
-    const stats::ProportionCounts x1{arm.converted, arm.exposed};
-    const stats::ProportionCounts x0{control.converted, control.exposed};
-    if (x0.n > 0) {
-      absl::StatusOr<stats::ProportionTestResult> test =
-          stats::TwoProportionZTest(x0, x1, query.confidence);
-      if (!test.ok()) return Named("confidence", test.status());
-      FillComparison(*test, out);
-      absl::StatusOr<stats::DifferenceEstimate> d = stats::DifferenceOfProportions(x0, x1);
-      if (d.ok()) estimate = *d;
-    }
-  } else {
-    const stats::SampleMoments m0 = MomentsOf(control, mean_metric);
-    if (m0.n >= 2 && moments.n >= 2) {
-      absl::StatusOr<stats::WelchTestResult> test =
-          stats::WelchTTest(m0, moments, query.confidence);
-      if (!test.ok()) return Named("confidence", test.status());
-      FillComparison(*test, out);
-      absl::StatusOr<stats::DifferenceEstimate> d = stats::DifferenceOfMeans(m0, moments);
-      if (d.ok()) estimate = *d;
-    }
-  }
-  if (out->p_value && comparisons > 1) {
-    absl::StatusOr<double> adjusted = stats::BonferroniAdjust(*out->p_value, comparisons);
-    if (adjusted.ok()) out->p_value_adjusted = *adjusted;
-  }
-  if (query.msprt_tau2 && estimate) {
-    absl::StatusOr<stats::MixtureSprtLook> look = stats::MixtureSprt(*estimate, *query.msprt_tau2);
-    if (!look.ok()) return Named("msprt_tau2", look.status());
-    out->always_valid_p_value = look->p_value;
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -185,55 +106,24 @@ absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query, Sql
   }
 
   ExperimentResult result;
-  std::map<std::string, Arm> arms;  // by name
+  std::map<std::string, ExperimentArm> arms;  // by name
   for (const auto& [actor, outcome] : outcomes) {
     if (outcome.variants.size() > 1) {
       ++result.multiple_exposures;
       continue;
     }
-    Arm& arm = arms[*outcome.variants.begin()];
+    ExperimentArm& arm = arms[*outcome.variants.begin()];
     arm.name = *outcome.variants.begin();
-    ++arm.exposed;
-    arm.converted += outcome.converted;
+    ++arm.actors;
+    arm.conversions += outcome.converted;
     arm.sum += outcome.value;
     arm.sum_of_squares += outcome.value * outcome.value;
   }
 
-  // The control first, then by name.
-  std::vector<const Arm*> ordered;
-  auto control_it = arms.find(query.control);
-  const Arm* control = control_it == arms.end() ? nullptr : &control_it->second;
-  if (control != nullptr) ordered.push_back(control);
-  for (const auto& [name, arm] : arms) {
-    if (&arm != control) ordered.push_back(&arm);
-  }
-  const int64_t comparisons = static_cast<int64_t>(ordered.size()) - 1;
-  for (const Arm* arm : ordered) {
-    VariantResult variant;
-    variant.variant = arm->name;
-    variant.actors = arm->exposed;
-    variant.conversions = arm->converted;
-    const stats::SampleMoments moments = MomentsOf(*arm, mean_metric);
-    variant.mean = moments.mean;
-    variant.variance = moments.variance;
-    if (control != nullptr && arm != control) {
-      absl::Status compared =
-          Compare(query, mean_metric, comparisons, *control, *arm, moments, &variant);
-      if (!compared.ok()) return compared;
-    }
-    result.variants.push_back(std::move(variant));
-  }
-
-  if (arms.size() >= 2) {
-    std::vector<int64_t> observed;
-    for (const auto& [name, arm] : arms) observed.push_back(arm.exposed);
-    absl::StatusOr<stats::SampleRatioResult> srm =
-        stats::SampleRatioMismatch(observed, query.expected_split);
-    if (!srm.ok()) return Named("expected_split", srm.status());
-    result.srm_chi_squared = srm->chi_squared;
-    result.srm_p_value = srm->p_value;
-    result.sample_ratio_mismatch = srm->mismatch;
-  }
+  std::vector<const ExperimentArm*> by_name;
+  for (const auto& [name, arm] : arms) by_name.push_back(&arm);
+  absl::Status summarized = SummarizeExperimentArms(query, by_name, &result);
+  if (!summarized.ok()) return summarized;
   return result;
 }
 

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "analytics/clickhouse/testing/query_test_base.h"
 #include "analytics/reference/reference_engine.h"
+#include "analytics/testing/describe.h"
 #include "analytics/testing/random_events.h"
 
 namespace cohort::analytics::clickhouse {
@@ -29,30 +30,7 @@ constexpr int64_t kDay = 24 * kHour;
 
 using ClickHouseExperimentQueryTest = testing::ClickHouseQueryTest;
 
-// From analytics/store/experiment_query_test.cc.
-std::string Describe(const Number& n) {
-  if (!n) return "null";
-  std::ostringstream out;
-  out.precision(17);
-  out << *n;
-  return out.str();
-}
-
-std::string Describe(const ExperimentResult& r) {
-  std::ostringstream out;
-  out.precision(17);
-  out << "{multiple " << r.multiple_exposures << " srm " << r.srm_chi_squared << "/"
-      << r.srm_p_value << "/" << r.sample_ratio_mismatch;
-  for (const VariantResult& v : r.variants) {
-    out << "\n  [" << v.variant << " n " << v.actors << " x " << v.conversions << " mean " << v.mean
-        << " var " << v.variance << " p " << Describe(v.p_value) << " adj "
-        << Describe(v.p_value_adjusted) << " diff " << Describe(v.difference) << " ["
-        << Describe(v.difference_low) << ", " << Describe(v.difference_high) << "] lift "
-        << Describe(v.lift) << " [" << Describe(v.lift_low) << ", " << Describe(v.lift_high)
-        << "] avp " << Describe(v.always_valid_p_value) << " degenerate " << v.degenerate << "]";
-  }
-  return out.str() + "}";
-}
+using ::cohort::analytics::testing::Describe;
 
 // A goal of the random dataset's types (purchase more often), sometimes filtered.
 EventSelector RandomGoal(std::mt19937& rng) {

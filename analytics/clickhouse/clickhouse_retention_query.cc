@@ -10,6 +10,7 @@
 #include "analytics/clickhouse/clickhouse_events_sql.h"
 #include "analytics/clickhouse/clickhouse_query_rows.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
+#include "analytics/model/retention_spans.h"
 #include "analytics/time/calendar.h"
 
 namespace cohort::analytics::clickhouse {
@@ -77,15 +78,9 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, SqlExe
   if (supported.ok()) supported = CheckSelectorSupported(query.returned, "return");
   if (!supported.ok()) return supported;
 
-  // The cells as day ranges [first, last].
-  std::vector<std::pair<int, int>> spans;
-  if (query.mode == RetentionMode::kBracket) {
-    spans = query.brackets;
-  } else {
-    for (int n = 1; n <= query.max_day; ++n) spans.emplace_back(n, n);
-  }
-  int last_day = 0;
-  for (const auto& span : spans) last_day = std::max(last_day, span.second);
+  // The cells as inclusive day spans [first, last].
+  const std::vector<std::pair<int, int>> spans = RetentionSpans(query);
+  const int last_day = RetentionLastDay(spans);
 
   absl::StatusOr<std::string> answer =
       executor.Query(RetentionSql(query, table, *calendar, last_day), Format::kTabSeparated);

@@ -136,16 +136,10 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = ScopeCalendar(scope);
   if (!calendar.ok()) return calendar.status();
-  std::vector<Formula> formulas;
-  for (size_t f = 0; f < query.formulas.size(); ++f) {
-    absl::StatusOr<Formula> formula =
-        Formula::Parse(query.formulas[f], static_cast<int>(query.events.size()));
-    if (!formula.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("formulas[", f, "]: ", std::string(formula.status().message())));
-    }
-    formulas.push_back(*std::move(formula));
-  }
+  absl::StatusOr<std::vector<Formula>> parsed =
+      ParseFormulas(query.formulas, static_cast<int>(query.events.size()));
+  if (!parsed.ok()) return parsed.status();
+  const std::vector<Formula>& formulas = *parsed;
   for (size_t s = 0; s < query.events.size(); ++s) {
     if (absl::Status st = CheckSelectorSupported(query.events[s], absl::StrCat("events[", s, "]"));
         !st.ok()) {

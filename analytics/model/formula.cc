@@ -2,7 +2,9 @@
 
 #include <cctype>
 #include <charconv>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -207,5 +209,19 @@ absl::StatusOr<Formula> Formula::Parse(std::string_view text, int series_count) 
 }
 
 Number Formula::Evaluate(const Lookup& lookup) const { return Eval(*root_, lookup); }
+
+absl::StatusOr<std::vector<Formula>> ParseFormulas(const std::vector<std::string>& texts,
+                                                   int series_count) {
+  std::vector<Formula> formulas;
+  for (size_t f = 0; f < texts.size(); ++f) {
+    absl::StatusOr<Formula> formula = Formula::Parse(texts[f], series_count);
+    if (!formula.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("formulas[", f, "]: ", std::string(formula.status().message())));
+    }
+    formulas.push_back(*std::move(formula));
+  }
+  return formulas;
+}
 
 }  // namespace cohort::analytics

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "analytics/model/result.h"
@@ -39,5 +40,10 @@ class Formula {
   std::string text_;
   std::shared_ptr<const Node> root_;
 };
+
+// Parses a query's formulas over `series_count` series, in order. Errors: the first formula's
+// Parse error, kInvalidArgument prefixed with its field ("formulas[1]: ...").
+[[nodiscard]] absl::StatusOr<std::vector<Formula>> ParseFormulas(
+    const std::vector<std::string>& texts, int series_count);
 
 }  // namespace cohort::analytics

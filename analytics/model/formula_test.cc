@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace cohort::analytics {
 namespace {
@@ -70,6 +71,19 @@ TEST(FormulaTest, DeepNestingIsRefusedNotACrash) {
   EXPECT_FALSE(Formula::Parse(deep + "1", 1).ok());
   EXPECT_FALSE(Formula::Parse(std::string(100000, '-') + "1", 1).ok());
   EXPECT_TRUE(Formula::Parse(std::string(20, '(') + "1" + std::string(20, ')'), 1).ok());
+}
+
+TEST(FormulaTest, ParseFormulasKeepsOrderAndNamesTheFailingOne) {
+  absl::StatusOr<std::vector<Formula>> formulas = ParseFormulas({"TOTALS(A)", "UNIQUES(B)"}, 2);
+  ASSERT_TRUE(formulas.ok()) << formulas.status();
+  ASSERT_EQ(formulas->size(), 2u);
+  EXPECT_EQ((*formulas)[1].text(), "UNIQUES(B)");
+  formulas = ParseFormulas({"TOTALS(A)", "TOTALS(C)"}, 2);
+  ASSERT_FALSE(formulas.ok());
+  EXPECT_EQ(formulas.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(formulas.status().message()).rfind("formulas[1]: ", 0), 0u)
+      << formulas.status();
+  EXPECT_TRUE(ParseFormulas({}, 1).ok());
 }
 
 }  // namespace

@@ -1,9 +1,7 @@
 #include "analytics/store/funnel_query.h"
 
 #include <algorithm>
-#include <bit>
-#include <cstdio>
-#include <cstdlib>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -11,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "analytics/model/funnel_progress.h"
 #include "analytics/store/activity.h"
 #include "analytics/store/event_matcher.h"
 #include "analytics/store/segment.h"
@@ -18,245 +17,6 @@
 #include "analytics/time/calendar.h"
 
 namespace cohort::analytics::store {
-namespace {
-
-// Steps are bits of a mask; the unordered mode enumerates subsets of them.
-constexpr size_t kMaxSteps = 16;
-constexpr uint32_t kNone = UINT32_MAX;
-
-// One actor's events in total order, reduced to what a funnel reads.
-struct ActorEvents {
-  std::vector<int64_t> time;
-  std::vector<uint32_t> steps;  // bit s: the event matches step s
-  std::vector<bool> active;
-  std::vector<int32_t> label;  // group-by label id of events matching step 1, else -1
-
-  void Clear() {
-    time.clear();
-    steps.clear();
-    active.clear();
-    label.clear();
-  }
-  size_t size() const { return time.size(); }
-};
-
-// How far an actor got: the times of its matched events in total order, one per step reached,
-// and the label of its step-1 event.
-struct Progress {
-  std::vector<int64_t> times;
-  int32_t label = -1;
-};
-
-// Ordered and strict: every in-range step-1 event is a candidate; each next step jumps to the
-// step's next match after the previous matched event.
-class OrderedScan {
- public:
-  explicit OrderedScan(const FunnelQuery& query) : query_(query), k_(query.steps.size()) {}
-
-  Progress Best(const ActorEvents& events) {
-    const size_t n = events.size();
-    // next_[s * (n + 1) + i]: the first event at or after i matching step s (kNone: none).
-    next_.assign(k_ * (n + 1), kNone);
-    next_active_.assign(n + 1, kNone);
-    for (size_t i = n; i-- > 0;) {
-      for (size_t s = 1; s < k_; ++s) {
-        next_[s * (n + 1) + i] =
-            (events.steps[i] >> s) & 1 ? static_cast<uint32_t>(i) : next_[s * (n + 1) + i + 1];
-      }
-      next_active_[i] = events.active[i] ? static_cast<uint32_t>(i) : next_active_[i + 1];
-    }
-    Progress best;
-    std::vector<int64_t> times;
-    for (size_t c = 0; c < n && best.times.size() < k_; ++c) {
-      if ((events.steps[c] & 1) == 0 || !InRange(events.time[c])) continue;
-      const int64_t deadline = events.time[c] + query_.window_ms;
-      times.assign(1, events.time[c]);
-      size_t previous = c;
-      for (size_t s = 1; s < k_; ++s) {
-        uint32_t found = next_[s * (n + 1) + previous + 1];
-        if (found == kNone || events.time[found] > deadline) break;
-        if (query_.order == FunnelOrder::kStrict && next_active_[previous + 1] < found) break;
-        times.push_back(events.time[found]);
-        previous = found;
-      }
-      if (times.size() > best.times.size()) {
-        best.times = times;
-        best.label = events.label[c];
-      }
-    }
-    return best;
-  }
-
- private:
-  bool InRange(int64_t t) const { return t >= query_.scope.from_ms && t < query_.scope.to_ms; }
-
-  const FunnelQuery& query_;
-  const size_t k_;
-  std::vector<uint32_t> next_;
-  std::vector<uint32_t> next_active_;
-};
-
-// Unordered: which steps can take distinct events of a window is Hall's condition over the
-// events' step masks — steps T can all be served iff at least |T| events match some step of T —
-// checked with subset sums over the masks of the window's events.
-class UnorderedScan {
- public:
-  explicit UnorderedScan(const FunnelQuery& query)
-      : query_(query), k_(query.steps.size()), full_((1u << k_) - 1) {}
-
-  Progress Best(const ActorEvents& events) {
-    const size_t n = events.size();
-    Progress best;
-    sums_.assign(size_t{1} << k_, 0);
-    // sums_ covers the events (anchor, end): the window without the anchor.
-    size_t end = 0;
-    for (size_t a = 0; a < n && best.times.size() < k_; ++a) {
-      if (end > a) Shift(events.steps[a], -1);  // a leaves the window's rest
-      if (end <= a) end = a + 1;
-      const int64_t deadline = events.time[a] + query_.window_ms;
-      while (end < n && events.time[end] <= deadline) Shift(events.steps[end++], +1);
-      if (events.steps[a] == 0 || !InRange(events.time[a])) continue;
-      anchor_mask_ = events.steps[a];
-      for (size_t reach = k_; reach > best.times.size(); --reach) {
-        const uint32_t wanted = (1u << reach) - 1;
-        removed_.clear();
-        if (!Feasible(wanted, /*anchor_pending=*/true)) continue;
-        best = Assign(events, a, end, reach);
-        break;
-      }
-    }
-    return best;
-  }
-
- private:
-  bool InRange(int64_t t) const { return t >= query_.scope.from_ms && t < query_.scope.to_ms; }
-
-  // sums_[S] = the number of window events (anchor excluded) matching some step, all of whose
-  // steps lie in S. An event enters or leaves every superset of its mask; events matching no
-  // step never serve one and stay out.
-  void Shift(uint32_t mask, int64_t delta) {
-    if (mask == 0) return;
-    for (uint32_t s = mask;; s = (s + 1) | mask) {
-      sums_[s] += delta;
-      if (s == full_) break;
-    }
-  }
-
-  // Whether the steps of `wanted` can take distinct events of the window other than removed_.
-  bool Hall(uint32_t wanted) const {
-    const int64_t total = sums_[full_];
-    for (uint32_t t = wanted; t != 0; t = (t - 1) & wanted) {
-      int64_t serving = total - sums_[full_ & ~t];
-      for (uint32_t r : removed_) serving -= (r & t) != 0;
-      if (serving < std::popcount(t)) return false;
-    }
-    return true;
-  }
-
-  // Hall, and when the anchor is pending, the anchor takes one of the wanted steps it matches.
-  bool Feasible(uint32_t wanted, bool anchor_pending) const {
-    if (!anchor_pending) return Hall(wanted);
-    for (uint32_t options = wanted & anchor_mask_; options != 0; options &= options - 1) {
-      if (Hall(wanted & ~(options & -options))) return true;
-    }
-    return false;
-  }
-
-  // The assignment of steps 0..reach-1 smallest step by step, given that one exists.
-  Progress Assign(const ActorEvents& events, size_t anchor, size_t end, size_t reach) {
-    uint32_t wanted = (1u << reach) - 1;
-    bool anchor_pending = true;
-    std::vector<size_t> chosen;
-    int32_t label = -1;
-    for (size_t s = 0; s < reach; ++s) {
-      const uint32_t bit = 1u << s;
-      wanted &= ~bit;
-      std::optional<size_t> pick;
-      if (anchor_pending && (anchor_mask_ & bit) && Feasible(wanted, false)) {
-        pick = anchor;
-        anchor_pending = false;
-      }
-      // Events with equal masks are interchangeable here: a mask that failed fails again.
-      std::vector<uint32_t> failed;
-      for (size_t p = anchor + 1; !pick && p < end; ++p) {
-        uint32_t mask = events.steps[p];
-        if (!(mask & bit) || std::find(chosen.begin(), chosen.end(), p) != chosen.end() ||
-            std::find(failed.begin(), failed.end(), mask) != failed.end()) {
-          continue;
-        }
-        removed_.push_back(mask);
-        if (Feasible(wanted, anchor_pending)) {
-          pick = p;
-        } else {
-          removed_.pop_back();
-          failed.push_back(mask);
-        }
-      }
-      if (!pick) {
-        // A bug: feasibility of the whole reach guarantees a pick (Hall's theorem).
-        std::fprintf(stderr, "funnel_query: unordered assignment found no event for step %zu\n",
-                     s + 1);
-        std::abort();
-      }
-      if (s == 0) label = events.label[*pick];
-      chosen.push_back(*pick);
-    }
-    std::sort(chosen.begin(), chosen.end());
-    Progress progress;
-    progress.label = label;
-    for (size_t p : chosen) progress.times.push_back(events.time[p]);
-    return progress;
-  }
-
-  const FunnelQuery& query_;
-  const size_t k_;
-  const uint32_t full_;
-  uint32_t anchor_mask_ = 0;
-  std::vector<int64_t> sums_;
-  std::vector<uint32_t> removed_;  // masks of the events already assigned (anchor excluded)
-};
-
-struct Entry {
-  uint32_t actor = 0;  // ActorView index
-  size_t reach = 0;
-  size_t gaps_offset = 0;  // into the gaps of all entries: reach - 1 of them
-  int32_t label = -1;
-};
-
-FunnelGroup BuildGroup(std::string label, const std::vector<const Entry*>& entries,
-                       const std::vector<int64_t>& all_gaps, size_t k) {
-  auto ratio = [](int64_t a, int64_t b) -> Number {
-    if (b == 0) return std::nullopt;
-    return static_cast<double>(a) / static_cast<double>(b);
-  };
-  FunnelGroup group{std::move(label), {}};
-  std::vector<int64_t> gaps;
-  for (size_t j = 0; j < k; ++j) {
-    FunnelStep step;
-    gaps.clear();
-    for (const Entry* entry : entries) {
-      if (entry->reach <= j) continue;
-      ++step.actors;
-      if (j > 0) gaps.push_back(all_gaps[entry->gaps_offset + j - 1]);
-    }
-    const int64_t first = j == 0 ? step.actors : group.steps[0].actors;
-    const int64_t previous = j == 0 ? step.actors : group.steps[j - 1].actors;
-    step.conversion_from_first = ratio(step.actors, first);
-    step.conversion_from_previous = ratio(step.actors, previous);
-    if (!gaps.empty()) {
-      int64_t sum = 0;
-      for (int64_t gap : gaps) sum += gap;
-      step.average_time_ms = static_cast<double>(sum) / static_cast<double>(gaps.size());
-      auto median = gaps.begin() + static_cast<std::ptrdiff_t>((gaps.size() - 1) / 2);
-      std::nth_element(gaps.begin(), median, gaps.end());
-      step.median_time_ms = *median;
-    }
-    group.steps.push_back(std::move(step));
-  }
-  return group;
-}
-
-}  // namespace
 
 absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView& view,
                                        CellCollector* cells) {
@@ -264,7 +24,7 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return calendar.status();
   const size_t k = query.steps.size();
-  if (k == 0 || k > kMaxSteps) {
+  if (k == 0 || k > kMaxFunnelSteps) {
     return absl::InvalidArgumentError("steps: a funnel has 1 to 16 steps");
   }
   Activity activity(view, scope);
@@ -290,11 +50,10 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     return it->second;
   };
 
-  OrderedScan ordered(query);
-  UnorderedScan unordered(query);
+  FunnelProgressScan scan(query);
   UserState user;
-  ActorEvents events;
-  std::vector<Entry> entries;
+  FunnelActorEvents events;
+  std::vector<FunnelEntry> entries;
   std::vector<int64_t> gaps;
   for (size_t a = 0; a < view.actor_count(); ++a) {
     events.Clear();
@@ -323,8 +82,7 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
       events.active.push_back(activity.active(ref));
       events.label.push_back(label);
     });
-    Progress progress =
-        query.order == FunnelOrder::kUnordered ? unordered.Best(events) : ordered.Best(events);
+    FunnelProgress progress = scan.Best(events);
     if (progress.times.empty()) continue;
     entries.push_back(
         {static_cast<uint32_t>(a), progress.times.size(), gaps.size(), progress.label});
@@ -333,49 +91,14 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     }
   }
 
-  FunnelResult result;
-  std::vector<const Entry*> all;
-  std::vector<std::vector<const Entry*>> by_label(labels.size());
-  for (const Entry& entry : entries) {
-    all.push_back(&entry);
-    if (query.group_by) by_label[entry.label].push_back(&entry);
-  }
-  result.all = BuildGroup("", all, gaps, k);
   // Drill-down: row -1 is every actor, row g the result's group g; column j = reached step j.
-  auto collect = [&](int row, const std::vector<const Entry*>& members) {
-    if (cells == nullptr) return;
-    for (const Entry* entry : members) {
+  auto collect = [&](int row, const std::vector<const FunnelEntry*>& members) {
+    for (const FunnelEntry* entry : members) {
       for (size_t j = 0; j < entry->reach; ++j) cells->Add(row, static_cast<int>(j), entry->actor);
     }
   };
-  collect(-1, all);
-  if (!query.group_by) return result;
-
-  // Every entry reached step 1, so a group's size is its step-1 actors.
-  std::vector<int32_t> ranked;
-  for (size_t l = 0; l < labels.size(); ++l) {
-    if (!by_label[l].empty()) ranked.push_back(static_cast<int32_t>(l));
-  }
-  std::sort(ranked.begin(), ranked.end(), [&](int32_t x, int32_t y) {
-    if (by_label[x].size() != by_label[y].size()) return by_label[x].size() > by_label[y].size();
-    return labels[x] < labels[y];
-  });
-  const size_t limit = static_cast<size_t>(std::max(query.limit, 0));
-  std::vector<const Entry*> other;
-  for (size_t i = 0; i < ranked.size(); ++i) {
-    const std::vector<const Entry*>& members = by_label[ranked[i]];
-    if (i < limit) {
-      collect(static_cast<int>(result.groups.size()), members);
-      result.groups.push_back(BuildGroup(labels[ranked[i]], members, gaps, k));
-    } else {
-      other.insert(other.end(), members.begin(), members.end());
-    }
-  }
-  if (ranked.size() > limit) {
-    collect(static_cast<int>(result.groups.size()), other);
-    result.groups.push_back(BuildGroup(kOtherGroup, other, gaps, k));
-  }
-  return result;
+  return BuildFunnelResult(query, entries, gaps, labels,
+                           cells == nullptr ? nullptr : std::function(collect));
 }
 
 }  // namespace cohort::analytics::store

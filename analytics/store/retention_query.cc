@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "analytics/model/retention_spans.h"
 #include "analytics/store/activity.h"
 #include "analytics/store/event_matcher.h"
 #include "analytics/store/user_state.h"
@@ -30,14 +31,8 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
   if (!calendar.ok()) return calendar.status();
 
   // The cells as inclusive day spans [first, last].
-  std::vector<std::pair<int, int>> spans;
-  if (query.mode == RetentionMode::kBracket) {
-    spans = query.brackets;
-  } else {
-    for (int n = 1; n <= query.max_day; ++n) spans.emplace_back(n, n);
-  }
-  int last_day = 0;
-  for (const auto& span : spans) last_day = std::max(last_day, span.second);
+  const std::vector<std::pair<int, int>> spans = RetentionSpans(query);
+  const int last_day = RetentionLastDay(spans);
   // Day offsets from t0 that a cell reads are 1..last_day; `beyond` stands for every later day.
   const int beyond = last_day + 1;
 

@@ -43,27 +43,24 @@ class RetentionQueryTest : public StoredEventsTest {
   }
 };
 
-PropertyFilter Filter(PropertyRef::Scope scope, std::string key, FilterOp op,
-                      std::vector<PropertyValue> values) {
-  return testing::MakeFilter(scope, std::move(key), op, std::move(values));
-}
+using ::cohort::analytics::testing::MakeFilter;
 
 // A random filter on the random dataset's properties (random_events.h).
 PropertyFilter RandomFilter(std::mt19937& rng) {
   using S = PropertyRef::Scope;
   switch (rng() % 6) {
     case 0:
-      return Filter(S::kEvent, "button", FilterOp::kEquals, {PropertyValue::String("buy")});
+      return MakeFilter(S::kEvent, "button", FilterOp::kEquals, {PropertyValue::String("buy")});
     case 1:
-      return Filter(S::kEvent, "button", FilterOp::kNotEquals, {PropertyValue::String("sell")});
+      return MakeFilter(S::kEvent, "button", FilterOp::kNotEquals, {PropertyValue::String("sell")});
     case 2:
-      return Filter(S::kEvent, "price", FilterOp::kGreaterOrEqual, {PropertyValue::Number(2)});
+      return MakeFilter(S::kEvent, "price", FilterOp::kGreaterOrEqual, {PropertyValue::Number(2)});
     case 3:
-      return Filter(S::kUser, "plan", FilterOp::kEquals, {PropertyValue::String("pro")});
+      return MakeFilter(S::kUser, "plan", FilterOp::kEquals, {PropertyValue::String("pro")});
     case 4:
-      return Filter(S::kUser, "country", FilterOp::kIsSet, {});
+      return MakeFilter(S::kUser, "country", FilterOp::kIsSet, {});
     default:
-      return Filter(S::kUser, "plan", FilterOp::kNotEquals, {PropertyValue::String("free")});
+      return MakeFilter(S::kUser, "plan", FilterOp::kNotEquals, {PropertyValue::String("free")});
   }
 }
 
@@ -271,8 +268,8 @@ TEST_F(RetentionQueryTest, HandCheckedNewUsersWithAUserPropertyFilter) {
   Snapshot snapshot = Store(events, 2, 0);
   RetentionQuery query = HandQuery(RetentionMode::kNDay, RetentionDays::kCalendar);
   query.start = {kNewUserEvent,
-                 {Filter(PropertyRef::Scope::kUser, "plan", FilterOp::kEquals,
-                         {PropertyValue::String("pro")})}};
+                 {MakeFilter(PropertyRef::Scope::kUser, "plan", FilterOp::kEquals,
+                             {PropertyValue::String("pro")})}};
   query.as_of_ms = At(2026, 1, 10);
   RetentionResult r = RunBoth(query, events, snapshot);
   EXPECT_THAT(r.rows,

@@ -107,16 +107,10 @@ std::string SeriesName(size_t index) { return std::string(1, static_cast<char>('
 
 absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& query,
                                                    const ActorView& view, CellCollector* drill) {
-  std::vector<Formula> formulas;
-  for (size_t f = 0; f < query.formulas.size(); ++f) {
-    absl::StatusOr<Formula> formula =
-        Formula::Parse(query.formulas[f], static_cast<int>(query.events.size()));
-    if (!formula.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("formulas[", f, "]: ", std::string(formula.status().message())));
-    }
-    formulas.push_back(*std::move(formula));
-  }
+  absl::StatusOr<std::vector<Formula>> parsed =
+      ParseFormulas(query.formulas, static_cast<int>(query.events.size()));
+  if (!parsed.ok()) return parsed.status();
+  const std::vector<Formula>& formulas = *parsed;
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) {

@@ -14,81 +14,42 @@
 
 #include "analytics/reference/reference_engine.h"
 #include "analytics/store/testing/stored_events_test_base.h"
+#include "analytics/testing/describe.h"
 #include "analytics/testing/random_events.h"
 
 namespace cohort::analytics::store {
 namespace {
 
-std::string Describe(const SegmentationQuery& q) {
-  std::ostringstream out;
-  out << "range [" << q.scope.from_ms << ", " << q.scope.to_ms << ") zone " << q.scope.time_zone
-      << " interval " << IntervalName(q.interval) << " identity "
-      << static_cast<int>(q.scope.identity) << " metric " << static_cast<int>(q.metric)
-      << " inactive " << q.scope.inactive_event_types.size() << " limit " << q.limit;
-  if (q.group_by) {
-    out << " group-by " << static_cast<int>(q.group_by->scope) << ":" << q.group_by->key;
-  }
-  out << '\n';
-  for (const EventSelector& e : q.events) {
-    out << "  " << e.event_type;
-    for (const PropertyFilter& f : e.filters) {
-      out << " [" << static_cast<int>(f.property.scope) << ":" << f.property.key << " op "
-          << static_cast<int>(f.op);
-      for (const PropertyValue& v : f.values) out << ' ' << v.ToJson();
-      out << ']';
-    }
-    out << '\n';
-  }
-  for (const std::string& f : q.formulas) out << "  " << f << '\n';
-  return out.str();
-}
+using ::cohort::analytics::testing::Describe;
 
-std::string Describe(const SegmentationResult& r) {
-  std::ostringstream out;
-  for (const Series& s : r.series) {
-    out << s.name << " [" << s.group << "] total=";
-    out << (s.total ? std::to_string(*s.total) : "null") << " :";
-    for (const Number& v : s.values) out << ' ' << (v ? std::to_string(*v) : "null");
-    out << '\n';
-  }
-  return out.str();
-}
-
-PropertyFilter Filter(PropertyRef::Scope scope, std::string key, FilterOp op,
-                      std::vector<PropertyValue> values) {
-  PropertyFilter f;
-  f.property = PropertyRef{scope, std::move(key)};
-  f.op = op;
-  f.values = std::move(values);
-  return f;
-}
+using ::cohort::analytics::testing::MakeFilter;
 
 PropertyFilter RandomFilter(std::mt19937& rng) {
   using S = PropertyRef::Scope;
   switch (rng() % 10) {
     case 0:
-      return Filter(S::kEvent, "button", FilterOp::kEquals, {PropertyValue::String("buy")});
+      return MakeFilter(S::kEvent, "button", FilterOp::kEquals, {PropertyValue::String("buy")});
     case 1:
-      return Filter(S::kEvent, "button", FilterOp::kNotEquals, {PropertyValue::String("sell")});
+      return MakeFilter(S::kEvent, "button", FilterOp::kNotEquals, {PropertyValue::String("sell")});
     case 2:
-      return Filter(S::kEvent, "price", FilterOp::kGreater,
-                    {PropertyValue::Number(static_cast<double>(rng() % 5))});
+      return MakeFilter(S::kEvent, "price", FilterOp::kGreater,
+                        {PropertyValue::Number(static_cast<double>(rng() % 5))});
     case 3:
-      return Filter(S::kEvent, "price", FilterOp::kLessOrEqual,
-                    {PropertyValue::Number(static_cast<double>(rng() % 4))});
+      return MakeFilter(S::kEvent, "price", FilterOp::kLessOrEqual,
+                        {PropertyValue::Number(static_cast<double>(rng() % 4))});
     case 4:
-      return Filter(S::kEvent, "price", FilterOp::kIsSet, {});
+      return MakeFilter(S::kEvent, "price", FilterOp::kIsSet, {});
     case 5:
-      return Filter(S::kEvent, "variant", FilterOp::kContains, {PropertyValue::String("tr")});
+      return MakeFilter(S::kEvent, "variant", FilterOp::kContains, {PropertyValue::String("tr")});
     case 6:
-      return Filter(S::kUser, "plan", FilterOp::kEquals, {PropertyValue::String("pro")});
+      return MakeFilter(S::kUser, "plan", FilterOp::kEquals, {PropertyValue::String("pro")});
     case 7:
-      return Filter(S::kUser, "plan", FilterOp::kIsNotSet, {});
+      return MakeFilter(S::kUser, "plan", FilterOp::kIsNotSet, {});
     case 8:
-      return Filter(S::kUser, "country", FilterOp::kNotEquals, {PropertyValue::String("CN")});
+      return MakeFilter(S::kUser, "country", FilterOp::kNotEquals, {PropertyValue::String("CN")});
     default:
-      return Filter(S::kUser, "country", FilterOp::kEquals,
-                    {PropertyValue::String("US"), PropertyValue::String("CN")});
+      return MakeFilter(S::kUser, "country", FilterOp::kEquals,
+                        {PropertyValue::String("US"), PropertyValue::String("CN")});
   }
 }
 
