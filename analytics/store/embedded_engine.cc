@@ -22,13 +22,15 @@ std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& proj
   {
     absl::MutexLock lock(&mu_);
     auto it = views_.find(std::make_pair(project, identity));
-    if (it != views_.end() && it->second.version == snapshot.version) return it->second.view;
+    if (it != views_.end() && it->second.generation == snapshot.generation) {
+      return it->second.view;
+    }
   }
   // Built outside the lock: two queries racing on a new version may both build; one wins.
   auto view =
       std::make_shared<const ActorView>(ActorView::Build(std::move(snapshot.segments), identity));
   absl::MutexLock lock(&mu_);
-  views_[std::make_pair(project, identity)] = Cached{*version, view};
+  views_[std::make_pair(project, identity)] = Cached{snapshot.generation, view};
   return view;
 }
 

@@ -42,7 +42,7 @@ class EmbeddedEngine {
   const SegmentStore& store_;
   absl::Mutex mu_;
   struct Cached {
-    uint64_t version = 0;
+    uint64_t generation = 0;  // Snapshot::generation the view was built from
     std::shared_ptr<const ActorView> view;
   };
   absl::flat_hash_map<std::pair<std::string, IdentityMerge>, Cached> views_ ABSL_GUARDED_BY(mu_);

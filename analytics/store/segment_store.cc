@@ -123,12 +123,15 @@ SegmentStore::Project& SegmentStore::ProjectFor(const std::string& name) {
   return *slot;
 }
 
-void SegmentStore::Publish(Project& project) {
+void SegmentStore::Publish(Project& project, bool events_changed) {
   auto snapshot = std::make_shared<Snapshot>();
-  snapshot->version = next_version_++;
+  snapshot->generation = next_version_++;
+  snapshot->version = snapshot->generation;
   for (const StoredSegment& s : project.segments) snapshot->segments.push_back(s.segment);
   absl::MutexLock lock(&snapshot_mu_);
-  snapshots_[project.name] = std::move(snapshot);
+  std::shared_ptr<const Snapshot>& slot = snapshots_[project.name];
+  if (!events_changed && slot != nullptr) snapshot->version = slot->version;
+  slot = std::move(snapshot);
 }
 
 Snapshot SegmentStore::GetSnapshot(const std::string& project) const {
@@ -273,7 +276,7 @@ absl::StatusOr<int> SegmentStore::Merge() {
       project.segments.erase(project.segments.begin() + i, project.segments.begin() + j);
       project.segments.insert(project.segments.begin() + i,
                               StoredSegment{first, last, *std::move(merged)});
-      Publish(project);
+      Publish(project, /*events_changed=*/false);
       // The inputs are superseded by the merged file's range; removing them is housekeeping
       // (Open removes any that survive a crash here).
       for (const StoredSegment& input : inputs) {

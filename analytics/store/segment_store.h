@@ -40,9 +40,12 @@ struct SegmentStoreOptions {
 };
 
 // What a project's queries read: the segments at one moment. `version` changes whenever the
-// set changes (it keys result caches).
+// events change (appends, deletions, expiry) and keys result caches; `generation` changes
+// whenever the set of segments changes, also when a merge only reorganises the same events
+// (it keys structures built from the segments themselves).
 struct Snapshot {
   uint64_t version = 0;
+  uint64_t generation = 0;
   std::vector<SegmentPtr> segments;  // in append order
 };
 
@@ -120,7 +123,10 @@ class SegmentStore {
   // Writes `segment` as the file for [first, last] (replacing any file of that name).
   absl::Status WriteSegment(const Project& project, uint64_t first, uint64_t last,
                             const Segment& segment);
-  void Publish(Project& project) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Makes the project's segments visible to queries; `events_changed` is false only when the
+  // same events were reorganised (a merge), so that answers cached by version stay valid.
+  void Publish(Project& project, bool events_changed = true)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Rewrites every segment of `project` holding an event for which `drop(segment, group, event)`
   // is true without those events (a segment left empty is removed), then publishes. Returns the
   // number of events dropped. A disk error leaves the segments rewritten so far rewritten.

@@ -157,21 +157,29 @@ TEST_F(SegmentStoreTest, MergeFoldsConsecutiveSmallSegmentsAndSurvivesACrashHalf
   std::string first_input = dir_ + "/p-70/" + Files("p")[0];
   std::ifstream in(first_input, std::ios::binary);
   std::string saved((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const Snapshot before = store->GetSnapshot("p");
   absl::StatusOr<int> merges = store->Merge();
   ASSERT_TRUE(merges.ok()) << merges.status();
   EXPECT_EQ(*merges, 1);  // [1,2] merged; 3 is large; 4 alone
+  // The same events: cached answers stay valid (version), views of the segments do not.
+  const Snapshot after = store->GetSnapshot("p");
+  EXPECT_EQ(after.version, before.version);
+  EXPECT_NE(after.generation, before.generation);
+  EXPECT_EQ(after.segments.size(), 3u);
   EXPECT_EQ(Files("p"),
             (std::vector<std::string>{"00000000000000000001-00000000000000000002.seg",
                                       "00000000000000000003-00000000000000000003.seg",
                                       "00000000000000000004-00000000000000000004.seg"}));
   EXPECT_EQ(Count(*store, "p"), 6);
+  ASSERT_TRUE(store->Append({Make("p", "u5", "", 7, "g")}).ok());
+  EXPECT_NE(store->GetSnapshot("p").version, after.version);
   // A crash between writing the merged file and removing its inputs leaves an input behind.
   std::ofstream(first_input, std::ios::binary) << saved;
   store.reset();
   OpenReport report;
   store = Open(&PosixEnv(), &report, 3);
   EXPECT_EQ(report.superseded_removed, 1);
-  EXPECT_EQ(Count(*store, "p"), 6);
+  EXPECT_EQ(Count(*store, "p"), 7);
   EXPECT_EQ(store->Append({Make("p", "u1", "", 1, "a")})->duplicates, 1);
 }
 
