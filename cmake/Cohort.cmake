@@ -38,11 +38,21 @@ endif()
 set(COHORT_CPCTL ${PROJECT_SOURCE_DIR}/tools/controlplane/cpctl)
 set(COHORT_SHARED_CP_DIR ${PROJECT_BINARY_DIR}/control-plane)
 
+# OFF leaves the unit-test binaries out of `all` and of ctest (they stay buildable by name). CI's
+# normal tree uses it: the sanitizer trees already build and run every unit-test binary, so the
+# normal tree builds the programs, integration and e2e tests and runs the script checks.
+option(COHORT_UNIT_TEST_BINARIES "Build and register the unit-test binaries" ON)
+
 # cohort_test(NAME LABEL [SINGLE_THREADED] [TIMEOUT s] SOURCES... [LIBS libs...])
 # SINGLE_THREADED: the code under test starts no threads, so the ThreadSanitizer tree skips it
 # (label single_threaded; tools/test.sh).
 function(cohort_test name label)
   cmake_parse_arguments(ARG "SINGLE_THREADED" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(label STREQUAL "unit" AND NOT COHORT_UNIT_TEST_BINARIES)
+    add_executable(${name} EXCLUDE_FROM_ALL ${ARG_SOURCES})
+    target_link_libraries(${name} PRIVATE cohort_options GTest::gtest GTest::gmock ${ARG_LIBS})
+    return()
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE cohort_options GTest::gtest GTest::gmock ${ARG_LIBS})
   add_test(NAME ${name} COMMAND ${name})

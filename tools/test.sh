@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, builds the control plane and the
-# code, checks formatting, runs the unit tests under ASan+UBSan and under TSan, then every test but
-# benchmarks (unit, integration, e2e) in the normal build. Exits non-zero on any failure.
+# code, checks formatting, runs the unit tests under ASan+UBSan and under TSan, the fuzz smoke runs,
+# then every other test but benchmarks (integration, e2e, script checks) in the normal build.
+# Exits non-zero on any failure.
 #
 #   tools/test.sh                 everything
-#   COHORT_TEST_QUICK=1 tools/test.sh   skip the sanitizer builds (a faster local loop)
+#   COHORT_TEST_QUICK=1 tools/test.sh   skip the sanitizer builds; unit tests run in the normal tree
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -90,8 +91,15 @@ if [[ -z ${COHORT_TEST_QUICK:-} ]]; then
   ctest --test-dir build-fuzz -R '_fuzz_smoke$' --output-on-failure
 fi
 
-step "all tests but benchmarks (unit, integration, e2e)"
-configure_and_build build
+if [[ -z ${COHORT_TEST_QUICK:-} ]]; then
+  # The unit-test binaries ran in both sanitizer trees above: here the programs, benchmarks (built,
+  # not run), integration and e2e tests, and the script checks (CRD and chart generation, helm).
+  step "integration, e2e and script checks"
+  configure_and_build build -DCOHORT_UNIT_TEST_BINARIES=OFF
+else
+  step "all tests but benchmarks (unit, integration, e2e)"
+  configure_and_build build -DCOHORT_UNIT_TEST_BINARIES=ON
+fi
 ctest --test-dir build -LE bench -j "$jobs" --output-on-failure
 
 step "done"
