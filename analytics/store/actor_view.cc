@@ -35,13 +35,13 @@ bool ActorView::Before(const EventRef& x, const EventRef& y) {
 
 void ActorView::MergeRuns(const EventRun* first, const EventRun* last,
                           std::vector<EventRef>* out) const {
+  const size_t start = out->size();
   for (const EventRun* run = first; run != last; ++run) {
     const Segment* s = segments_[run->segment].get();
     for (uint32_t e = run->begin; e < run->end; ++e) out->push_back(EventRef{s, e, run->segment});
   }
-  // Each run is sorted by (time, insert_id) already; a stable sort on the full order is simple
-  // and actors spread over several runs are short.
-  std::stable_sort(out->begin(), out->end(), Before);
+  // Each run is sorted by (time, insert_id) already; a stable sort on the full order is simple.
+  std::stable_sort(out->begin() + static_cast<std::ptrdiff_t>(start), out->end(), Before);
 }
 
 ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge identity) {
@@ -97,12 +97,19 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
   }
   std::sort(actors.begin(), actors.end());
   view.run_offsets_.push_back(0);
+  view.order_offsets_.push_back(0);
   for (auto& [actor_id, id] : actors) {
     view.actor_ids_.push_back(std::move(actor_id));
+    const size_t first_run = view.runs_.size();
     for (uint32_t member : members[id]) {
       for (const EventRun& run : group_runs[member]) view.runs_.push_back(run);
     }
     view.run_offsets_.push_back(static_cast<uint32_t>(view.runs_.size()));
+    if (view.runs_.size() - first_run > 1) {
+      view.MergeRuns(view.runs_.data() + first_run, view.runs_.data() + view.runs_.size(),
+                     &view.order_);
+    }
+    view.order_offsets_.push_back(view.order_.size());
   }
   return view;
 }

@@ -6,6 +6,10 @@
 // its device maps to — the user of the earliest event (time, insert_id, user_id) carrying both
 // ids, found in the user groups' device column — and is its own anonymous actor otherwise.
 //
+// Build also merges the runs of every actor that has several (its events spread over segments)
+// into the total order once, so queries iterate arrays instead of re-sorting per query: 16 bytes
+// per event of such actors.
+//
 // Immutable after Build; thread-safe to share. Holds the snapshot's segments alive.
 #pragma once
 
@@ -49,27 +53,29 @@ class ActorView {
   template <typename F>
   void ForEachEvent(size_t a, F&& visit) const {
     const EventRun* first = runs_begin(a);
-    const EventRun* last = runs_end(a);
-    if (last - first == 1) {
+    if (runs_end(a) - first == 1) {
       const Segment* s = segments_[first->segment].get();
       for (uint32_t e = first->begin; e < first->end; ++e) visit(EventRef{s, e, first->segment});
       return;
     }
-    std::vector<EventRef> merged;
-    MergeRuns(first, last, &merged);
-    for (const EventRef& ref : merged) visit(ref);
+    for (size_t i = order_offsets_[a]; i < order_offsets_[a + 1]; ++i) visit(order_[i]);
   }
 
   // Whether `x` comes before `y` in the total order.
   static bool Before(const EventRef& x, const EventRef& y);
 
  private:
+  // Appends the runs' events to `out` in the total order.
   void MergeRuns(const EventRun* first, const EventRun* last, std::vector<EventRef>* out) const;
 
   std::vector<SegmentPtr> segments_;
   std::vector<std::string> actor_ids_;
   std::vector<uint32_t> run_offsets_;  // actor_count() + 1
   std::vector<EventRun> runs_;
+  // Actors with several runs: their events in the total order, order_[order_offsets_[a] ..
+  // order_offsets_[a + 1]) (an empty range for single-run actors).
+  std::vector<EventRef> order_;
+  std::vector<size_t> order_offsets_;  // actor_count() + 1
 };
 
 }  // namespace cohort::analytics::store
