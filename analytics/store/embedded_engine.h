@@ -1,28 +1,61 @@
-// The embedded store's query engine: answers a typed Query (model/query.h) from the current
-// snapshot of the query's project. The actor view of a (project, data version, identity mode) is
-// built once and shared by the queries that follow until the data changes.
+// The embedded store's query engine: answers a typed Query (model/query.h) from the snapshot of
+// the query's project. The actor view of a (project, identity mode) is built from a snapshot and
+// shared by the queries that follow until the data changes.
+//
+// Freshness. With the default options every query sees the latest published data: the first
+// query after a change builds the new view itself (a "cold" query, hundreds of milliseconds at a
+// million events). With `max_staleness` > 0, a query may instead be answered from the previous
+// view for at most that long after the events changed, while a background thread builds the new
+// one; views queried within `keep_warm` are rebuilt as soon as the events change, so queries
+// under live ingest stay warm. An answer's data_version is the version of the events it was
+// computed from, so result caches stay exact.
 //
 // Thread-safe: queries may run concurrently with each other and with appends.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "analytics/engine/event_store.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 #include "analytics/store/actor_view.h"
 #include "analytics/store/segment_store.h"
+#include "common/clock.h"
 
 namespace cohort::analytics::store {
 
+struct EmbeddedEngineOptions {
+  // How long after the events of a project change a query may still be answered from the view
+  // of the previous events. Zero: never (no background thread is started).
+  absl::Duration max_staleness = absl::ZeroDuration();
+  // With max_staleness > 0: views used within this long are rebuilt in the background whenever
+  // the events change; others are rebuilt by the next query that needs them.
+  absl::Duration keep_warm = absl::Minutes(5);
+  // The builder thread's nice value (Linux: per thread), so rebuilding views leaves ingest its
+  // CPU share.
+  int builder_nice = 0;
+  // Must outlive the engine.
+  Clock* clock = &RealClock::Get();
+};
+
 class EmbeddedEngine {
  public:
-  // `store` must outlive the engine.
-  explicit EmbeddedEngine(const SegmentStore& store) : store_(store) {}
+  // `store` must outlive the engine. With max_staleness > 0 the engine installs itself as the
+  // store's publish listener (SegmentStore::SetPublishListener) and starts its builder thread.
+  explicit EmbeddedEngine(SegmentStore& store, EmbeddedEngineOptions options = {});
+  ~EmbeddedEngine();
+
+  EmbeddedEngine(const EmbeddedEngine&) = delete;
+  EmbeddedEngine& operator=(const EmbeddedEngine&) = delete;
 
   // Errors: kInvalidArgument (a time zone not in the tz database, a funnel of more than 16
   // steps).
@@ -35,17 +68,47 @@ class EmbeddedEngine {
   [[nodiscard]] absl::StatusOr<ActorsPage> Actors(const Query& query, CellRef cell,
                                                   const std::string& after, int limit);
 
- private:
-  std::shared_ptr<const ActorView> ViewFor(const std::string& project, IdentityMerge identity,
-                                           uint64_t* version);
+  // Views built by the background thread so far (for tests and metrics).
+  int64_t background_builds() const;
 
-  const SegmentStore& store_;
-  absl::Mutex mu_;
+ private:
+  using Key = std::pair<std::string, IdentityMerge>;
   struct Cached {
+    uint64_t version = 0;     // Snapshot::version of the events the view holds
     uint64_t generation = 0;  // Snapshot::generation the view was built from
     std::shared_ptr<const ActorView> view;
+    absl::Time last_used = absl::InfinitePast();
+    bool queued = false;  // in build_queue_
   };
-  absl::flat_hash_map<std::pair<std::string, IdentityMerge>, Cached> views_ ABSL_GUARDED_BY(mu_);
+  struct Change {
+    uint64_t version;
+    absl::Time at;
+  };
+
+  // The view to answer `project` from; `*version` gets its data version.
+  std::shared_ptr<const ActorView> ViewFor(const std::string& project, IdentityMerge identity,
+                                           uint64_t* version);
+  // Installs a view built from `snapshot` unless a newer one is there already.
+  void Install(const Key& key, const Snapshot& snapshot, std::shared_ptr<const ActorView> view)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the events of `project` first changed after `version` (InfinitePast if that is older
+  // than the history kept).
+  absl::Time ChangedAfter(const std::string& project, uint64_t version) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Enqueue(const Key& key, Cached& cached) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnPublish(const std::string& project, uint64_t version, bool events_changed);
+  void BuildLoop();
+
+  SegmentStore& store_;
+  const EmbeddedEngineOptions options_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<Key, Cached> views_ ABSL_GUARDED_BY(mu_);
+  // Per project, the recent changes of its events (bounded), oldest first.
+  absl::flat_hash_map<std::string, std::deque<Change>> changes_ ABSL_GUARDED_BY(mu_);
+  std::deque<Key> build_queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t background_builds_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread builder_;
 };
 
 }  // namespace cohort::analytics::store

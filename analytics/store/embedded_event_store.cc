@@ -5,11 +5,12 @@
 namespace cohort::analytics::store {
 
 absl::StatusOr<std::unique_ptr<EmbeddedEventStore>> EmbeddedEventStore::Open(
-    SegmentStoreOptions options, OpenReport* report) {
+    SegmentStoreOptions options, OpenReport* report, EmbeddedEngineOptions engine_options) {
   absl::StatusOr<std::unique_ptr<SegmentStore>> segments =
       SegmentStore::Open(std::move(options), report);
   if (!segments.ok()) return segments.status();
-  return std::unique_ptr<EmbeddedEventStore>(new EmbeddedEventStore(*std::move(segments)));
+  return std::unique_ptr<EmbeddedEventStore>(
+      new EmbeddedEventStore(*std::move(segments), std::move(engine_options)));
 }
 
 absl::StatusOr<AppendCounts> EmbeddedEventStore::Append(std::vector<Event> events) {

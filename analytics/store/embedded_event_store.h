@@ -18,9 +18,11 @@ namespace cohort::analytics::store {
 
 class EmbeddedEventStore final : public EventStore {
  public:
-  // Opens the store in `options.dir` (segment_store.h, Open).
+  // Opens the store in `options.dir` (segment_store.h, Open); queries are answered as
+  // `engine_options` say (embedded_engine.h: freshness).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<EmbeddedEventStore>> Open(
-      SegmentStoreOptions options, OpenReport* report = nullptr);
+      SegmentStoreOptions options, OpenReport* report = nullptr,
+      EmbeddedEngineOptions engine_options = {});
 
   absl::StatusOr<AppendCounts> Append(std::vector<Event> events) override;
   absl::StatusOr<EngineAnswer> Run(const Query& query) override { return engine_.Run(query); }
@@ -40,8 +42,8 @@ class EmbeddedEventStore final : public EventStore {
   SegmentStore& segments() { return *segments_; }
 
  private:
-  explicit EmbeddedEventStore(std::unique_ptr<SegmentStore> segments)
-      : segments_(std::move(segments)), engine_(*segments_) {}
+  EmbeddedEventStore(std::unique_ptr<SegmentStore> segments, EmbeddedEngineOptions engine_options)
+      : segments_(std::move(segments)), engine_(*segments_, std::move(engine_options)) {}
 
   const std::unique_ptr<SegmentStore> segments_;
   EmbeddedEngine engine_;

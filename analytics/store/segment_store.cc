@@ -128,10 +128,20 @@ void SegmentStore::Publish(Project& project, bool events_changed) {
   snapshot->generation = next_version_++;
   snapshot->version = snapshot->generation;
   for (const StoredSegment& s : project.segments) snapshot->segments.push_back(s.segment);
-  absl::MutexLock lock(&snapshot_mu_);
-  std::shared_ptr<const Snapshot>& slot = snapshots_[project.name];
-  if (!events_changed && slot != nullptr) snapshot->version = slot->version;
-  slot = std::move(snapshot);
+  uint64_t version;
+  {
+    absl::MutexLock lock(&snapshot_mu_);
+    std::shared_ptr<const Snapshot>& slot = snapshots_[project.name];
+    if (!events_changed && slot != nullptr) snapshot->version = slot->version;
+    version = snapshot->version;
+    slot = std::move(snapshot);
+  }
+  if (listener_) listener_(project.name, version, events_changed);
+}
+
+void SegmentStore::SetPublishListener(PublishListener listener) {
+  absl::MutexLock lock(&write_mu_);
+  listener_ = std::move(listener);
 }
 
 Snapshot SegmentStore::GetSnapshot(const std::string& project) const {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,6 +101,15 @@ class SegmentStore {
 
   uint64_t memory_bytes() const;
 
+  // Called after every publication of a project's snapshot (append, merge, deletion, expiry),
+  // with the new Snapshot::version and whether the events changed (false for a merge). It runs
+  // on the writing thread with the store's write lock held: it must be quick and must not call
+  // back into the store's writing methods. Set it before other threads use the store; one
+  // listener per store (EmbeddedEngine's background refresh uses it).
+  using PublishListener =
+      std::function<void(const std::string& project, uint64_t version, bool events_changed)>;
+  void SetPublishListener(PublishListener listener);
+
  private:
   struct StoredSegment {
     uint64_t first = 0, last = 0;
@@ -139,6 +149,7 @@ class SegmentStore {
   absl::flat_hash_map<std::string, std::unique_ptr<Project>> projects_ ABSL_GUARDED_BY(write_mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(write_mu_) = 1;
   uint64_t next_version_ ABSL_GUARDED_BY(write_mu_) = 1;
+  PublishListener listener_ ABSL_GUARDED_BY(write_mu_);
   int64_t expire_before_ms_ ABSL_GUARDED_BY(write_mu_) = INT64_MIN;
   // Snapshots are read under their own lock so queries never wait for a segment write.
   mutable absl::Mutex snapshot_mu_;
