@@ -52,6 +52,9 @@ class FaultEnv final : public Env {
     return base_.ListDir(path);
   }
   absl::Status RemoveFile(const std::string& path) override { return base_.RemoveFile(path); }
+  absl::StatusOr<FileLockPtr> LockFile(const std::string& path) override {
+    return base_.LockFile(path);
+  }
   absl::StatusOr<uint64_t> FileSize(const std::string& path) override {
     return base_.FileSize(path);
   }

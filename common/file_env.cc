@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -95,8 +96,31 @@ class PosixRandomAccessFile final : public RandomAccessFile {
   const int fd_;
 };
 
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }  // closing the descriptor releases the flock
+
+ private:
+  const int fd_;
+};
+
 class PosixEnvImpl final : public Env {
  public:
+  absl::StatusOr<FileLockPtr> LockFile(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus("open", path, errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(path, " is locked: another process uses this directory"));
+      }
+      return ErrnoStatus("flock", path, err);
+    }
+    return std::make_unique<PosixFileLock>(fd);
+  }
   absl::StatusOr<WritableFilePtr> NewAppendableFile(const std::string& path,
                                                     bool truncate) override {
     const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);

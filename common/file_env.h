@@ -47,6 +47,14 @@ class RandomAccessFile {
 };
 using RandomAccessFilePtr = std::unique_ptr<RandomAccessFile>;
 
+// An exclusive advisory lock on a file (flock), held until this object is destroyed or the
+// process dies (so a crash never leaves a stale lock behind).
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+using FileLockPtr = std::unique_ptr<FileLock>;
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -72,6 +80,10 @@ class Env {
   [[nodiscard]] virtual absl::Status TruncateFile(const std::string& path, uint64_t size) = 0;
   // Bytes available to an unprivileged writer on the filesystem holding `path` (statvfs f_bavail).
   [[nodiscard]] virtual absl::StatusOr<uint64_t> FreeBytes(const std::string& path) = 0;
+  // Creates `path` if missing and locks it exclusively without waiting: the guard of a data
+  // directory against a second process (or a second open in this one). Errors:
+  // kFailedPrecondition when the lock is held elsewhere; I/O errors.
+  [[nodiscard]] virtual absl::StatusOr<FileLockPtr> LockFile(const std::string& path) = 0;
 };
 
 // The real filesystem. Process-wide; never deleted.

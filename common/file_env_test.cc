@@ -53,6 +53,19 @@ TEST(PosixEnvTest, FilesAndDirectories) {
   EXPECT_GT(*env.FreeBytes(dir), 0u);
 }
 
+TEST(PosixEnvTest, LockFileIsExclusiveUntilReleased) {
+  Env& env = PosixEnv();
+  const std::string path = MakeTempDir() + "/LOCK";
+  absl::StatusOr<FileLockPtr> first = env.LockFile(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<FileLockPtr> second = env.LockFile(path);  // another open file description
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  first->reset();
+  absl::StatusOr<FileLockPtr> third = env.LockFile(path);
+  EXPECT_TRUE(third.ok()) << third.status();
+  EXPECT_FALSE(env.LockFile("/nonexistent-dir/LOCK").ok());
+}
+
 TEST(PosixEnvTest, WriteFileAtomicallyReplacesContents) {
   Env& env = PosixEnv();
   const std::string dir = MakeTempDir();

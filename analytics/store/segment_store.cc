@@ -49,6 +49,9 @@ absl::StatusOr<std::unique_ptr<SegmentStore>> SegmentStore::Open(SegmentStoreOpt
 absl::Status SegmentStore::Load(OpenReport* report) {
   Env& env = *options_.env;
   if (absl::Status s = env.CreateDir(options_.dir); !s.ok()) return s;
+  absl::StatusOr<FileLockPtr> dir_lock = env.LockFile(Join(options_.dir, "LOCK"));
+  if (!dir_lock.ok()) return dir_lock.status();
+  dir_lock_ = *std::move(dir_lock);
   absl::StatusOr<std::vector<std::string>> entries = env.ListDir(options_.dir);
   if (!entries.ok()) return entries.status();
   absl::MutexLock lock(&write_mu_);

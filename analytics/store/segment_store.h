@@ -65,8 +65,10 @@ struct OpenReport {
 
 class SegmentStore {
  public:
-  // Opens (creating `options.dir` if needed) and loads every project's segments.
-  // Errors: the Env's (kInternal, ...) when the directory cannot be read or created.
+  // Opens (creating `options.dir` if needed) and loads every project's segments. Holds an
+  // exclusive lock on `LOCK` in the directory while open (Env::LockFile).
+  // Errors: the Env's (kInternal, ...) when the directory cannot be read or created;
+  // kFailedPrecondition when another SegmentStore (in any process) has it open.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<SegmentStore>> Open(
       SegmentStoreOptions options, OpenReport* report = nullptr);
 
@@ -145,6 +147,7 @@ class SegmentStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const SegmentStoreOptions options_;
+  FileLockPtr dir_lock_;          // `LOCK`, held while open
   mutable absl::Mutex write_mu_;  // appends, merges, deletions; guards projects_' contents
   absl::flat_hash_map<std::string, std::unique_ptr<Project>> projects_ ABSL_GUARDED_BY(write_mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(write_mu_) = 1;

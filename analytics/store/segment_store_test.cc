@@ -183,6 +183,16 @@ TEST_F(SegmentStoreTest, MergeFoldsConsecutiveSmallSegmentsAndSurvivesACrashHalf
   EXPECT_EQ(store->Append({Make("p", "u1", "", 1, "a")})->duplicates, 1);
 }
 
+TEST_F(SegmentStoreTest, OneStorePerDirectory) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append({Make("p", "u1", "", 1, "a")}).ok());
+  absl::StatusOr<std::unique_ptr<SegmentStore>> second = SegmentStore::Open({.dir = dir_});
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  store.reset();
+  store = Open();
+  EXPECT_EQ(Count(*store, "p"), 1);
+}
+
 TEST_F(SegmentStoreTest, ADamagedSegmentIsQuarantinedAndTheRestServed) {
   {
     auto store = Open();

@@ -383,6 +383,9 @@ absl::Status Wal::Recover() {
   for (const std::string& d : {dir, Join(dir, kSinksDir), Join(dir, kQuarantineDir)}) {
     if (absl::Status s = env_.CreateDir(d); !s.ok()) return s;
   }
+  absl::StatusOr<FileLockPtr> lock = env_.LockFile(Join(dir, "LOCK"));
+  if (!lock.ok()) return lock.status();
+  dir_lock_ = *std::move(lock);
   if (absl::Status s = env_.SyncDir(dir); !s.ok()) return s;
 
   absl::StatusOr<std::vector<std::string>> names = env_.ListDir(dir);

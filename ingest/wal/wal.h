@@ -46,6 +46,10 @@
 // happen and the older persisted position stays, which only re-delivers. A sealed segment is
 // deleted once every registered sink's position is past it.
 //
+// One process per directory: Open takes an exclusive lock on `LOCK` in it (flock, released when
+// the Wal is destroyed or the process dies), so a second server pointed at the same volume by
+// mistake fails to start instead of interleaving segments.
+//
 // Thread safety: Wal is thread-safe. A WalReader is used by one thread at a time; the Wal must
 // outlive its readers.
 #pragma once
@@ -163,7 +167,8 @@ using WalReaderPtr = std::unique_ptr<WalReader>;
 class Wal {
  public:
   // Opens (creating if needed) the log in options.dir and recovers it (see above). Errors: I/O
-  // errors, kInvalidArgument for bad options. Until this returns, the server is not ready.
+  // errors, kInvalidArgument for bad options, kFailedPrecondition when another Wal (in any
+  // process) has the directory open. Until this returns, the server is not ready.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Wal>> Open(WalOptions options);
 
   // Close()s.
@@ -240,6 +245,7 @@ class Wal {
 
   const WalOptions options_;
   Env& env_;
+  FileLockPtr dir_lock_;  // `LOCK`, held for the Wal's life
   RecoveryReport recovery_;
 
   mutable absl::Mutex mu_;

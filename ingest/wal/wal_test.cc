@@ -125,6 +125,25 @@ TEST(WalTest, AppendAndReadBackAcrossRotationsAndRestarts) {
   EXPECT_EQ(ReadAll(*wal), expected);
 }
 
+TEST(WalTest, OneWalPerDirectory) {
+  const std::string dir = MakeTempDir();
+  FatalRecorder fatal;
+  WalOptions o = Options(dir, PosixEnv(), fatal);
+  {
+    std::unique_ptr<Wal> wal = OpenOrDie(o);
+    ASSERT_TRUE(AppendOne(*wal, "first").ok());
+    // A second server on the same volume is refused before it touches a segment.
+    absl::StatusOr<std::unique_ptr<Wal>> second = Wal::Open(o);
+    ASSERT_FALSE(second.ok());
+    EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+    EXPECT_NE(second.status().message().find(dir + "/LOCK"), std::string::npos);
+    ASSERT_TRUE(AppendOne(*wal, "second").ok());
+  }
+  // Released with the Wal: the next open recovers both records.
+  std::unique_ptr<Wal> wal = OpenOrDie(o);
+  EXPECT_EQ(ReadAll(*wal), (std::vector<std::string>{"first", "second"}));
+}
+
 TEST(WalTest, RejectsBadInput) {
   const std::string dir = MakeTempDir();
   FatalRecorder fatal;
