@@ -65,19 +65,42 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
   std::vector<uint32_t> root(keys.size());
   std::iota(root.begin(), root.end(), 0);
   if (identity == IdentityMerge::kDeviceToUser) {
-    // The earliest event carrying both ids, per device: (time, insert_id, user_id).
+    // The earliest event carrying both ids, per device: (time, insert_id, user_id). Found per
+    // segment first, in an array indexed by the segment's device codes (most events repeat
+    // their group's device), then folded across segments by device id.
     using First = std::tuple<int64_t, std::string_view, std::string_view>;
     absl::flat_hash_map<std::string_view, First> first;
+    std::vector<First> best;  // by device code; valid where `has`
+    std::vector<uint8_t> has;
+    std::vector<uint32_t> seen;  // the codes with `has`
     for (const SegmentPtr& segment : view.segments_) {
       const Segment& s = *segment;
+      best.resize(s.devices().size());
+      has.assign(s.devices().size(), 0);
+      seen.clear();
       for (size_t g = 0; g < s.group_count(); ++g) {
         if (!s.group(g).is_user) continue;
+        const std::string_view user = s.group(g).id;
+        uint32_t previous = kNoCode;
         for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
-          if (s.device_code(e) == kNoCode) continue;
-          First candidate{s.time_ms(e), s.insert_id(e), s.group(g).id};
-          auto [it, inserted] = first.try_emplace(s.devices()[s.device_code(e)], candidate);
-          if (!inserted && candidate < it->second) it->second = candidate;
+          const uint32_t code = s.device_code(e);
+          // A group's events are in (time, insert_id) order: only the first of a run of the
+          // same device can be its earliest.
+          if (code == kNoCode || code == previous) continue;
+          previous = code;
+          First candidate{s.time_ms(e), s.insert_id(e), user};
+          if (!has[code]) {
+            has[code] = 1;
+            seen.push_back(code);
+            best[code] = candidate;
+          } else if (candidate < best[code]) {
+            best[code] = candidate;
+          }
         }
+      }
+      for (uint32_t code : seen) {
+        auto [it, inserted] = first.try_emplace(s.devices()[code], best[code]);
+        if (!inserted && best[code] < it->second) it->second = best[code];
       }
     }
     for (uint32_t id = 0; id < keys.size(); ++id) {
