@@ -47,6 +47,16 @@ int64_t EmbeddedEngine::background_builds() const {
   return background_builds_;
 }
 
+int64_t EmbeddedEngine::query_builds() const {
+  absl::MutexLock lock(&mu_);
+  return query_builds_;
+}
+
+int64_t EmbeddedEngine::query_waits() const {
+  absl::MutexLock lock(&mu_);
+  return query_waits_;
+}
+
 void EmbeddedEngine::OnPublish(const std::string& project, uint64_t version, bool events_changed) {
   const absl::Time now = options_.clock->Now();
   absl::MutexLock lock(&mu_);
@@ -114,12 +124,29 @@ std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& proj
         return cached.view;
       }
     }
+    // Too stale. The builder's view will do if it holds every change older than the bound:
+    // wait for it instead of building the same view again beside it.
+    if (cached.building_generation != 0 &&
+        now - ChangedAfter(project, cached.building_version) <= options_.max_staleness) {
+      const uint64_t awaited = cached.building_generation;
+      auto built = [this, &cached, awaited]() {
+        mu_.AssertReaderHeld();
+        return cached.generation >= awaited || cached.building_generation != awaited;
+      };
+      ++query_waits_;
+      mu_.Await(absl::Condition(&built));
+      if (cached.generation >= awaited) {
+        *version = cached.version;
+        return cached.view;
+      }
+    }
   }
   // Built outside the lock: two queries racing on a new version may both build; the newer wins.
   auto view = std::make_shared<const ActorView>(ActorView::Build(snapshot.segments, identity));
   *version = snapshot.version;
   absl::MutexLock lock(&mu_);
   Install(key, snapshot, view);
+  ++query_builds_;
   return view;
 }
 
@@ -144,16 +171,24 @@ void EmbeddedEngine::BuildLoop() {
     bool needed;
     {
       absl::MutexLock check(&mu_);
-      const Cached& cached = views_[key];
+      Cached& cached = views_[key];
       needed = cached.view == nullptr || cached.generation < snapshot.generation;
+      if (needed) {
+        cached.building_version = snapshot.version;
+        cached.building_generation = snapshot.generation;
+      }
     }
     std::shared_ptr<const ActorView> view;
     if (needed) {
+      if (options_.on_background_build) options_.on_background_build();
       view = std::make_shared<const ActorView>(ActorView::Build(snapshot.segments, key.second));
     }
     mu_.Lock();
     if (view != nullptr) {
       Install(key, snapshot, std::move(view));
+      Cached& cached = views_[key];
+      cached.building_version = 0;
+      cached.building_generation = 0;
       ++background_builds_;
     }
   }

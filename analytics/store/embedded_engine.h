@@ -7,13 +7,15 @@
 // million events). With `max_staleness` > 0, a query may instead be answered from the previous
 // view for at most that long after the events changed, while a background thread builds the new
 // one; views queried within `keep_warm` are rebuilt as soon as the events change, so queries
-// under live ingest stay warm. An answer's data_version is the version of the events it was
-// computed from, so result caches stay exact.
+// under live ingest stay warm. A query that needs newer events than its view holds waits for the
+// background build when that one holds them, rather than building the same view again. An answer's
+// data_version is the version of the events it was computed from, so result caches stay exact.
 //
 // Thread-safe: queries may run concurrently with each other and with appends.
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -45,6 +48,8 @@ struct EmbeddedEngineOptions {
   int builder_nice = 0;
   // Must outlive the engine.
   Clock* clock = &RealClock::Get();
+  // Tests: called on the builder thread once it has taken the snapshot it is about to build.
+  std::function<void()> on_background_build;
 };
 
 class EmbeddedEngine {
@@ -68,8 +73,11 @@ class EmbeddedEngine {
   [[nodiscard]] absl::StatusOr<ActorsPage> Actors(const Query& query, CellRef cell,
                                                   const std::string& after, int limit);
 
-  // Views built by the background thread so far (for tests and metrics).
+  // Views built so far by the background thread, and by queries themselves; queries that
+  // waited for the background build (counted when they start waiting). For tests and metrics.
   int64_t background_builds() const;
+  int64_t query_builds() const;
+  int64_t query_waits() const;
 
  private:
   using Key = std::pair<std::string, IdentityMerge>;
@@ -79,6 +87,9 @@ class EmbeddedEngine {
     std::shared_ptr<const ActorView> view;
     absl::Time last_used = absl::InfinitePast();
     bool queued = false;  // in build_queue_
+    // The snapshot the builder thread is building from (generation 0: none).
+    uint64_t building_version = 0;
+    uint64_t building_generation = 0;
   };
   struct Change {
     uint64_t version;
@@ -102,12 +113,15 @@ class EmbeddedEngine {
   SegmentStore& store_;
   const EmbeddedEngineOptions options_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<Key, Cached> views_ ABSL_GUARDED_BY(mu_);
+  // Node-based: a query waiting for the builder holds a reference across Await.
+  absl::node_hash_map<Key, Cached> views_ ABSL_GUARDED_BY(mu_);
   // Per project, the recent changes of its events (bounded), oldest first.
   absl::flat_hash_map<std::string, std::deque<Change>> changes_ ABSL_GUARDED_BY(mu_);
   std::deque<Key> build_queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t background_builds_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t query_builds_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t query_waits_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread builder_;
 };
 

@@ -2,13 +2,16 @@
 // previous view only within the bound while the builder thread catches up, and views kept warm.
 #include "analytics/store/embedded_engine.h"
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "analytics/store/segment_store.h"
 #include "common/clock.h"
 #include "gtest/gtest.h"
@@ -81,8 +84,11 @@ TEST_F(EmbeddedEngineTest, ByDefaultEveryQuerySeesTheLatestEvents) {
   EmbeddedEngine engine(*store_);
   Append(1);
   EXPECT_EQ(Run(engine), std::make_pair(int64_t{1}, Version()));
+  EXPECT_EQ(Run(engine), std::make_pair(int64_t{1}, Version()));
+  EXPECT_EQ(engine.query_builds(), 1);  // the view is shared while the events stand
   Append(2);
   EXPECT_EQ(Run(engine), std::make_pair(int64_t{2}, Version()));
+  EXPECT_EQ(engine.query_builds(), 2);
   // A merge reorganises the same events: the version, and so cached answers, stay.
   const uint64_t before = Version();
   ASSERT_EQ(*store_->Merge(), 1);
@@ -132,6 +138,35 @@ TEST_F(EmbeddedEngineTest, AStaleViewAnswersOnlyWithinTheBound) {
   Append(3);
   clock_.Advance(absl::Milliseconds(1001));
   EXPECT_EQ(Run(engine), std::make_pair(int64_t{3}, Version()));
+}
+
+TEST_F(EmbeddedEngineTest, AQueryPastTheBoundWaitsForTheBuilderRatherThanBuildingAgain) {
+  absl::Notification release;
+  std::atomic<int> started{0};
+  EmbeddedEngine engine(*store_, {.max_staleness = absl::Seconds(1),
+                                  .keep_warm = absl::Minutes(1),
+                                  .clock = &clock_,
+                                  .on_background_build = [&] {
+                                    ++started;
+                                    release.WaitForNotification();
+                                  }});
+  Append(1);
+  EXPECT_EQ(Run(engine), std::make_pair(int64_t{1}, Version()));
+  Append(2);  // the builder takes the new snapshot and is held in the hook
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (started.load() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_EQ(started.load(), 1);
+  clock_.Advance(absl::Milliseconds(1500));  // past the bound: the old view will not do
+
+  std::pair<int64_t, uint64_t> answer;
+  std::thread query([&] { answer = Run(engine); });
+  while (engine.query_waits() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(engine.query_waits(), 1);
+  release.Notify();
+  query.join();
+  EXPECT_EQ(answer, std::make_pair(int64_t{2}, Version()));
+  EXPECT_EQ(engine.background_builds(), 1);
+  EXPECT_EQ(engine.query_builds(), 1);  // only the very first view
 }
 
 }  // namespace
