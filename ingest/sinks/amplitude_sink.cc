@@ -8,8 +8,10 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -299,18 +301,46 @@ AmplitudeSink::Outcome AmplitudeSink::Attempt(const SinkBatch& batch, std::vecto
           until = now + absl::Seconds(seconds);
         }
       }
+      // Events of ids over their daily quota go to the dead-letter file: Amplitude refuses them
+      // until its day turns, and holding them that long would stall the whole destination (a
+      // batch completes only when every event in it is done) and keep the log from being deleted.
+      absl::flat_hash_set<std::string> over_quota;  // "u:<user_id>" / "d:<device_id>"
       int held = 0;
       if (json.is_object()) {
-        for (const auto& [field, user] : {std::pair<const char*, bool>{"throttled_users", true},
-                                          {"throttled_devices", false},
-                                          {"exceeded_daily_quota_users", true},
-                                          {"exceeded_daily_quota_devices", false}}) {
+        for (const auto& [field, user, quota] :
+             {std::tuple<const char*, bool, bool>{"throttled_users", true, false},
+              {"throttled_devices", false, false},
+              {"exceeded_daily_quota_users", true, true},
+              {"exceeded_daily_quota_devices", false, true}}) {
           if (!json.contains(field) || !json[field].is_object()) continue;
           for (const auto& [id, count] : json[field].items()) {
             (void)count;
-            Hold(id, user, until);
-            ++held;
+            if (quota) {
+              over_quota.insert(absl::StrCat(user ? "u:" : "d:", id));
+            } else {
+              Hold(id, user, until);
+              ++held;
+            }
           }
+        }
+      }
+      if (!over_quota.empty()) {
+        std::vector<size_t> quota_events;
+        for (size_t i : send) {
+          const Event& e = batch.events[i];
+          if ((!e.user_id.empty() && over_quota.contains(absl::StrCat("u:", e.user_id))) ||
+              (!e.device_id.empty() && over_quota.contains(absl::StrCat("d:", e.device_id)))) {
+            quota_events.push_back(i);
+          }
+        }
+        if (!quota_events.empty()) {
+          if (!DeadLetterEvents(batch, quota_events, "exceeded_daily_quota", response->body,
+                                control)
+                   .ok()) {
+            return Outcome::kBackoff;
+          }
+          remove(quota_events);
+          return Outcome::kProgress;  // the rest is sent again at once (throttled ids held)
         }
       }
       // Held ids that none of the sent events carry would make the next attempt the same

@@ -20,9 +20,12 @@
 //                        health()) until the key file changes; nothing is dropped.
 //   413                  the request is split in halves (a single event too large for Amplitude
 //                        is dead-lettered as "payload_too_large").
-//   429                  the ids in throttled_users / throttled_devices (and the daily-quota
-//                        lists) are held back for Retry-After or 30 s while the other events go
-//                        on; a 429 without ids backs off the whole request.
+//   429                  the ids in throttled_users / throttled_devices are held back for
+//                        Retry-After or 30 s while the other events go on; the events of ids in
+//                        exceeded_daily_quota_users / _devices go to the dead-letter file
+//                        ("exceeded_daily_quota"; Amplitude refuses them until its day turns, and
+//                        holding them would stall the destination); a 429 naming no sent id
+//                        backs off the whole request.
 //   5xx, other statuses, timeouts, connection errors
 //                        exponential backoff with jitter (retry_base .. retry_cap); after
 //                        max_retries attempts the state is "failing" but retries go on at the

@@ -422,6 +422,43 @@ TEST_F(AmplitudeSinkTest, ThrottledIdsAreHeldBackWhileOthersProceed) {
   EXPECT_EQ(receiver_.accepted().size(), 6u);
 }
 
+TEST_F(AmplitudeSinkTest, EventsOverTheDailyQuotaAreDeadLetteredWhileThrottledOnesAreHeld) {
+  const std::string body429 =
+      R"({"code":429,"error":"Too many requests for some devices and users",)"
+      R"("eps_threshold":30,"throttled_devices":{"device-t":31},"throttled_users":{},)"
+      R"("exceeded_daily_quota_users":{},"exceeded_daily_quota_devices":{"device-q":500001}})";
+  receiver_.set_script([&](const Received&, int n) -> std::optional<http::Response> {
+    if (n == 0) return http::JsonResponse(429, body429);
+    return Ok();
+  });
+  AmplitudeSinkOptions o = Options();
+  o.throttle_hold = absl::Milliseconds(50);
+  auto sink = MakeSink(std::move(o));
+  ASSERT_TRUE(
+      sink->Deliver(MakeBatch(6,
+                              [](int i) {
+                                return i % 3 == 0 ? "device-q" : i % 3 == 1 ? "device-t" : "";
+                              }),
+                    control_)
+          .ok());
+  std::vector<Received> got = receiver_.requests();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].insert_ids, Ids(0, 6));
+  // The over-quota events are gone from the resend; the throttled device waits for its hold.
+  EXPECT_EQ(got[1].insert_ids, (std::vector<std::string>{"ins-2", "ins-5"}));
+  EXPECT_EQ(got[2].insert_ids, (std::vector<std::string>{"ins-1", "ins-4"}));
+  std::vector<json> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 2u);
+  for (const json& d : dead) {
+    EXPECT_EQ(d["reason"], "exceeded_daily_quota");
+    EXPECT_EQ(d["event"]["device_id"], "device-q");
+    EXPECT_EQ(d["response"], body429);
+  }
+  EXPECT_EQ(receiver_.accepted(), (std::multiset<std::string>{"ins-1", "ins-2", "ins-4", "ins-5"}));
+  absl::MutexLock lock(&control_.mu);
+  EXPECT_EQ(control_.dead["exceeded_daily_quota"], 2);
+}
+
 TEST_F(AmplitudeSinkTest, TooManyRequestsNamingNoSentIdBacksOffTheWholeRequest) {
   receiver_.set_script([](const Received&, int n) -> std::optional<http::Response> {
     if (n < 2) {
