@@ -12,6 +12,7 @@
 #include "analytics/clickhouse/testing/query_test_base.h"
 #include "analytics/reference/reference_engine.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::clickhouse {
 namespace {
@@ -19,13 +20,6 @@ namespace {
 using ActiveUsersQueryTest = testing::ClickHouseQueryTest;
 
 TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe",
-                          "Asia/Kolkata"};
-  const ActiveUsersMetric kMetrics[] = {ActiveUsersMetric::kActive, ActiveUsersMetric::kNew,
-                                        ActiveUsersMetric::kRolling7,
-                                        ActiveUsersMetric::kRolling30};
-  const Interval kIntervals[] = {Interval::kHour, Interval::kDay, Interval::kWeek,
-                                 Interval::kMonth};
   int compared = 0;
   for (uint32_t seed = 1; seed <= 12; ++seed) {
     std::mt19937 rng(seed);
@@ -36,17 +30,7 @@ TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
     ReferenceEngine reference(events);
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       for (int q = 0; q < 4; ++q) {
-        ActiveUsersQuery query;
-        query.scope.project = options.project;
-        query.scope.identity = identity;
-        query.scope.time_zone = kZones[rng() % std::size(kZones)];
-        query.scope.from_ms = options.start_ms + static_cast<int64_t>(rng() % 4) * 86'400'000 +
-                              static_cast<int64_t>(rng() % 86'400'000);
-        query.scope.to_ms =
-            query.scope.from_ms + 3'600'000 + static_cast<int64_t>(rng() % (6 * 86'400'000LL));
-        query.metric = kMetrics[(seed + q) % std::size(kMetrics)];
-        query.interval = kIntervals[rng() % std::size(kIntervals)];
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
+        ActiveUsersQuery query = analytics::testing::RandomActiveUsersQuery(rng, options, identity);
         absl::StatusOr<ActiveUsersResult> got = RunActiveUsers(query, Sql(), Table());
         ASSERT_TRUE(got.ok()) << got.status();
         absl::StatusOr<Result> expected = reference.Run(query);

@@ -16,6 +16,7 @@
 #include "analytics/clickhouse/testing/query_test_base.h"
 #include "analytics/reference/reference_engine.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::clickhouse {
 namespace {
@@ -27,38 +28,9 @@ constexpr int64_t kT0 = 1'772'841'600'000;  // 2026-03-07 UTC
 
 using ClickHouseFunnelQueryTest = testing::ClickHouseQueryTest;
 
-EventSelector RandomStep(std::mt19937& rng) {
-  return analytics::testing::RandomSelector(
-      rng, {"view", "click", "purchase", "signup", "view", "click", "_active", "_all", "$exposure",
-            "$identify", "dify.message", "resent"});
-}
-
-// Whether the query reads a user property; then drops those filters and group-by.
-bool StripUserProperties(FunnelQuery& query) {
-  bool stripped = false;
-  for (EventSelector& step : query.steps) {
-    std::erase_if(step.filters, [&](const PropertyFilter& filter) {
-      bool user = filter.property.scope == PropertyRef::Scope::kUser;
-      stripped |= user;
-      return user;
-    });
-  }
-  if (query.group_by && query.group_by->scope == PropertyRef::Scope::kUser) {
-    query.group_by.reset();
-    stripped = true;
-  }
-  return stripped;
-}
-
 TEST_F(ClickHouseFunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const int64_t kWindows[] = {kMinute, 10 * kMinute, kHour, 6 * kHour, kDay, 3 * kDay};
   const FunnelOrder kOrders[] = {FunnelOrder::kOrdered, FunnelOrder::kStrict,
                                  FunnelOrder::kUnordered};
-  const PropertyRef kGroupBys[] = {{PropertyRef::Scope::kEvent, "button"},
-                                   {PropertyRef::Scope::kEvent, "price"},
-                                   {PropertyRef::Scope::kEvent, "variant"},
-                                   {PropertyRef::Scope::kEvent, "price"},
-                                   {PropertyRef::Scope::kUser, "plan"}};
   constexpr uint32_t kSeeds = 8;
   constexpr int kQueries = 9;
   int compared = 0, refused = 0;
@@ -68,35 +40,15 @@ TEST_F(ClickHouseFunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
     std::mt19937 rng(seed);
     analytics::testing::RandomEventsOptions options;
     options.project = absl::StrCat("funnel-", seed);
-    if (seed % 2 == 0) {
-      options.span_ms = 36 * kHour;
-      options.actors = 15;
-    }
-    std::vector<Event> events = analytics::testing::RandomEvents(seed, options);
+    std::vector<Event> events = analytics::testing::FunnelEvents(seed, options);
     Insert(events, 1 + static_cast<int>(rng() % 4));
     ReferenceEngine reference(events);
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       for (int q = 0; q < kQueries; ++q) {
-        FunnelQuery query;
-        query.scope.project = options.project;
-        query.scope.identity = identity;
-        query.scope.from_ms =
-            options.start_ms - kHour + static_cast<int64_t>(rng() % (options.span_ms / 2));
-        query.scope.to_ms =
-            query.scope.from_ms + kHour + static_cast<int64_t>(rng() % options.span_ms);
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
-        for (int s = 0, n = 2 + static_cast<int>(rng() % 3); s < n; ++s) {
-          query.steps.push_back(RandomStep(rng));
-        }
-        query.window_ms = kWindows[rng() % std::size(kWindows)];
-        if (rng() % 2) query.window_ms += static_cast<int64_t>(rng() % kHour);
-        query.order = kOrders[q % 3];
-        if (rng() % 3 == 0) {
-          query.group_by = kGroupBys[rng() % std::size(kGroupBys)];
-          query.limit = static_cast<int>(rng() % 4);
-        }
+        FunnelQuery query =
+            analytics::testing::RandomFunnelQuery(rng, options, identity, kOrders[q % 3]);
         FunnelQuery reduced = query;
-        if (StripUserProperties(reduced)) {
+        if (analytics::testing::StripUserProperties(reduced)) {
           absl::StatusOr<FunnelResult> refusal = RunFunnel(query, Sql(), Table());
           ASSERT_EQ(refusal.status().code(), absl::StatusCode::kUnimplemented) << refusal.status();
           EXPECT_NE(refusal.status().message().find("user-property"), std::string::npos);

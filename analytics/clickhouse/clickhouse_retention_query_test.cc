@@ -16,6 +16,7 @@
 #include "analytics/clickhouse/testing/query_test_base.h"
 #include "analytics/reference/reference_engine.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 #include "analytics/time/calendar.h"
 
 namespace cohort::analytics::clickhouse {
@@ -25,50 +26,7 @@ constexpr int64_t kDayMs = 86'400'000;
 
 using ClickHouseRetentionQueryTest = testing::ClickHouseQueryTest;
 
-PropertyFilter RandomFilter(std::mt19937& rng) {
-  using S = PropertyRef::Scope;
-  using analytics::testing::MakeFilter;
-  switch (rng() % 6) {
-    case 0:
-      return MakeFilter(S::kEvent, "button", FilterOp::kEquals, {PropertyValue::String("buy")});
-    case 1:
-      return MakeFilter(S::kEvent, "button", FilterOp::kNotEquals, {PropertyValue::String("sell")});
-    case 2:
-      return MakeFilter(S::kEvent, "price", FilterOp::kGreaterOrEqual, {PropertyValue::Number(2)});
-    case 3:
-      return MakeFilter(S::kUser, "plan", FilterOp::kEquals, {PropertyValue::String("pro")});
-    case 4:
-      return MakeFilter(S::kEvent, "price", FilterOp::kLess, {PropertyValue::Number(3)});
-    default:
-      return MakeFilter(S::kUser, "country", FilterOp::kIsSet, {});
-  }
-}
-
-EventSelector RandomSelector(std::mt19937& rng, bool start) {
-  static const char* kStartTypes[] = {kAnyActiveEvent, kNewUserEvent, kNewUserEvent, "signup",
-                                      "view",          "click",       kAnyEvent};
-  static const char* kReturnTypes[] = {kAnyActiveEvent, kAnyActiveEvent, "view",
-                                       "purchase",      "dify.message",  kAnyEvent};
-  EventSelector selector;
-  selector.event_type = start ? kStartTypes[rng() % std::size(kStartTypes)]
-                              : kReturnTypes[rng() % std::size(kReturnTypes)];
-  if (rng() % 3 == 0) {
-    selector.filters.push_back(RandomFilter(rng));
-    if (rng() % 3 == 0) selector.filters.push_back(RandomFilter(rng));
-  }
-  return selector;
-}
-
-// Whether the selector filters on a user property; then drops those filters.
-bool StripUserFilters(EventSelector& selector) {
-  return std::erase_if(selector.filters, [](const PropertyFilter& filter) {
-           return filter.property.scope == PropertyRef::Scope::kUser;
-         }) > 0;
-}
-
 TEST_F(ClickHouseRetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe",
-                          "Asia/Kolkata"};
   constexpr uint32_t kSeeds = 10;
   constexpr int kQueries = 10;
   int compared = 0, refused = 0;
@@ -82,53 +40,10 @@ TEST_F(ClickHouseRetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
     ReferenceEngine reference(events);
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       for (int q = 0; q < kQueries; ++q) {
-        RetentionQuery query;
-        query.scope.project = options.project;
-        query.scope.identity = identity;
-        query.scope.time_zone = kZones[rng() % std::size(kZones)];
-        query.scope.from_ms = options.start_ms + static_cast<int64_t>(rng() % 5) * kDayMs +
-                              static_cast<int64_t>(rng() % kDayMs);
-        query.scope.to_ms = query.scope.from_ms + 3'600'000 +
-                            static_cast<int64_t>(rng() % (5 * static_cast<uint64_t>(kDayMs)));
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
-        query.start = RandomSelector(rng, /*start=*/true);
-        query.returned = RandomSelector(rng, /*start=*/false);
-        query.mode = static_cast<RetentionMode>(rng() % 3);
-        query.days = rng() % 2 ? RetentionDays::kRolling : RetentionDays::kCalendar;
-        query.max_day = 1 + static_cast<int>(rng() % 10);
-        if (query.mode == RetentionMode::kBracket) {
-          int day = 1 + static_cast<int>(rng() % 3);
-          for (int b = 1 + static_cast<int>(rng() % 4); b > 0 && day <= 10; --b) {
-            int last = day + static_cast<int>(rng() % 3);
-            query.brackets.emplace_back(day, last);
-            day = last + 1 + static_cast<int>(rng() % 2);
-          }
-        }
-        // As of: well after the data; inside it at a random instant; at a calendar day start
-        // (where calendar days end); or an event's time plus whole days (where rolling days end,
-        // and a return exactly at as-of).
-        switch (rng() % 4) {
-          case 0:
-            query.as_of_ms = options.start_ms + options.span_ms + 15 * kDayMs;
-            break;
-          case 1:
-            query.as_of_ms = query.scope.from_ms +
-                             static_cast<int64_t>(rng() % (12 * static_cast<uint64_t>(kDayMs)));
-            break;
-          case 2: {
-            Calendar calendar = *Calendar::Load(query.scope.time_zone);
-            query.as_of_ms = calendar.DayStart(calendar.Day(query.scope.from_ms) +
-                                               static_cast<int64_t>(rng() % 12));
-            break;
-          }
-          default:
-            query.as_of_ms =
-                events[rng() % events.size()].time_ms + static_cast<int64_t>(rng() % 4) * kDayMs;
-        }
+        RetentionQuery query =
+            analytics::testing::RandomRetentionQuery(rng, options, identity, events);
         RetentionQuery reduced = query;
-        bool stripped = StripUserFilters(reduced.start);
-        stripped |= StripUserFilters(reduced.returned);
-        if (stripped) {
+        if (analytics::testing::StripUserProperties(reduced)) {
           absl::StatusOr<RetentionResult> refusal = RunRetention(query, Sql(), Table());
           ASSERT_EQ(refusal.status().code(), absl::StatusCode::kUnimplemented) << refusal.status();
           ++refused;

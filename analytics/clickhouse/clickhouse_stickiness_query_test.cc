@@ -10,6 +10,7 @@
 #include "analytics/clickhouse/testing/query_test_base.h"
 #include "analytics/reference/reference_engine.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::clickhouse {
 namespace {
@@ -19,27 +20,17 @@ using StickinessQueryTest = testing::ClickHouseQueryTest;
 constexpr int64_t kDay = 86'400'000;
 
 TEST_F(StickinessQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe"};
   int compared = 0, with_ratios = 0, with_weeks = 0;
   for (uint32_t seed = 1; seed <= 10; ++seed) {
     std::mt19937 rng(seed);
     analytics::testing::RandomEventsOptions options;
-    options.span_ms = 40 * kDay;  // longer than the rolling month
     options.project = absl::StrCat("sticky", seed);
-    std::vector<Event> events = analytics::testing::RandomEvents(seed, options);
+    std::vector<Event> events = analytics::testing::StickinessEvents(seed, options);
     Insert(events, 1 + static_cast<int>(rng() % 4));
     ReferenceEngine reference(events);
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       for (int q = 0; q < 3; ++q) {
-        StickinessQuery query;
-        query.scope.project = options.project;
-        query.scope.identity = identity;
-        query.scope.time_zone = kZones[rng() % std::size(kZones)];
-        query.scope.from_ms = options.start_ms + static_cast<int64_t>(rng() % 35) * kDay +
-                              static_cast<int64_t>(rng() % kDay);
-        query.scope.to_ms =
-            query.scope.from_ms + 3'600'000 + static_cast<int64_t>(rng() % (20 * kDay));
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
+        StickinessQuery query = analytics::testing::RandomStickinessQuery(rng, options, identity);
         absl::StatusOr<StickinessResult> got = RunStickiness(query, Sql(), Table());
         ASSERT_TRUE(got.ok()) << got.status();
         absl::StatusOr<Result> expected = reference.Run(query);

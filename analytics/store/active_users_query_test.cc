@@ -11,6 +11,7 @@
 #include "analytics/reference/reference_engine.h"
 #include "analytics/store/testing/stored_events_test_base.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::store {
 namespace {
@@ -18,13 +19,6 @@ namespace {
 using ActiveUsersQueryTest = StoredEventsTest;
 
 TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe",
-                          "Asia/Kolkata"};
-  const ActiveUsersMetric kMetrics[] = {ActiveUsersMetric::kActive, ActiveUsersMetric::kNew,
-                                        ActiveUsersMetric::kRolling7,
-                                        ActiveUsersMetric::kRolling30};
-  const Interval kIntervals[] = {Interval::kHour, Interval::kDay, Interval::kWeek,
-                                 Interval::kMonth};
   int compared = 0;
   int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 40; ++seed) {
@@ -36,17 +30,7 @@ TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       ActorView view = ActorView::Build(snapshot.segments, identity);
       for (int q = 0; q < 12; ++q) {
-        ActiveUsersQuery query;
-        query.scope.project = "p";
-        query.scope.identity = identity;
-        query.scope.time_zone = kZones[rng() % std::size(kZones)];
-        query.scope.from_ms = options.start_ms + static_cast<int64_t>(rng() % 4) * 86'400'000 +
-                              static_cast<int64_t>(rng() % 86'400'000);
-        query.scope.to_ms =
-            query.scope.from_ms + 3'600'000 + static_cast<int64_t>(rng() % (6 * 86'400'000LL));
-        query.metric = kMetrics[rng() % std::size(kMetrics)];
-        query.interval = kIntervals[rng() % std::size(kIntervals)];
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
+        ActiveUsersQuery query = testing::RandomActiveUsersQuery(rng, options, identity);
         absl::StatusOr<ActiveUsersResult> embedded = RunActiveUsers(query, view);
         ASSERT_TRUE(embedded.ok()) << embedded.status();
         absl::StatusOr<Result> expected = reference.Run(query);

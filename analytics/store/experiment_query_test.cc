@@ -17,6 +17,7 @@
 #include "analytics/store/testing/stored_events_test_base.h"
 #include "analytics/testing/describe.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::store {
 namespace {
@@ -30,57 +31,7 @@ using ExperimentQueryTest = StoredEventsTest;
 
 using ::cohort::analytics::testing::Describe;
 
-// A goal of the random dataset's types (purchase more often), sometimes filtered.
-EventSelector RandomGoal(std::mt19937& rng) {
-  return testing::RandomSelector(
-      rng, {"purchase", "purchase", "click", "view", "signup", "_active", "_all", "$exposure",
-            "resent", "purchase", "dify.message", "$identify"});
-}
-
-// Reshapes the random dataset's exposures per seed: as generated (a coin per exposure, so most
-// exposed actors see both variants), sticky per storage group (arms of useful size), three or
-// four variants (Bonferroni; a number 1 and a string "1" share the label "1"), and exposures
-// without the variant property.
-void ReshapeExposures(uint32_t seed, std::vector<Event>* events) {
-  const int mode = static_cast<int>(seed % 4);
-  if (mode == 0) return;
-  std::mt19937 rng(seed * 7919);
-  for (Event& e : *events) {
-    if (e.event_type != "$exposure") continue;
-    const std::string& who = e.user_id.empty() ? e.device_id : e.user_id;
-    size_t h = std::hash<std::string>()(who);
-    if (rng() % 10 == 0) h = rng();  // a stray exposure to another variant
-    switch (mode) {
-      case 1:
-        e.event_properties["variant"] = PropertyValue::String(h % 2 ? "control" : "treatment");
-        break;
-      case 2:
-        switch (h % 4) {
-          case 0:
-            e.event_properties["variant"] = PropertyValue::String("control");
-            break;
-          case 1:
-            e.event_properties["variant"] = PropertyValue::String("treatment");
-            break;
-          case 2:
-            e.event_properties["variant"] = PropertyValue::String("b");
-            break;
-          default:
-            e.event_properties["variant"] =
-                rng() % 2 ? PropertyValue::Number(1) : PropertyValue::String("1");
-        }
-        break;
-      default:
-        e.event_properties["variant"] = PropertyValue::String(h % 3 ? "control" : "treatment");
-        if (rng() % 5 == 0) e.event_properties.erase("variant");
-    }
-  }
-}
-
 TEST_F(ExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const int64_t kWindows[] = {0, kMinute, kHour, kDay, 3 * kDay, 14 * kDay};
-  const double kConfidences[] = {0.9, 0.95, 0.99};
-  const double kTau2[] = {0.0001, 0.01, 1, 25};
   int compared = 0, errors = 0;
   // How much the comparisons exercised, so the test cannot pass on empty experiments.
   int two_arms = 0, tested = 0, welch = 0, adjusted = 0, always_valid = 0, lifted = 0,
@@ -89,56 +40,13 @@ TEST_F(ExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
   for (uint32_t seed = 1; seed <= 32; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
-    if (seed % 3 == 0) {  // more actors, bigger arms
-      options.actors = 80;
-      options.events = 900;
-    }
-    std::vector<Event> events = testing::RandomEvents(seed, options);
-    ReshapeExposures(seed, &events);
+    std::vector<Event> events = testing::ExperimentEvents(seed, options);
     Snapshot snapshot = Store(events, 1 + static_cast<int>(rng() % 4), static_cast<int>(seed));
     ReferenceEngine reference(events);
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       ActorView view = ActorView::Build(snapshot.segments, identity);
       for (int q = 0; q < 12; ++q) {
-        ExperimentQuery query;
-        query.scope.project = "p";
-        query.scope.identity = identity;
-        if (rng() % 4 == 0) {
-          query.scope.from_ms = options.start_ms - kHour;
-          query.scope.to_ms = options.start_ms + options.span_ms + kHour;
-        } else {
-          query.scope.from_ms =
-              options.start_ms - kHour + static_cast<int64_t>(rng() % (options.span_ms / 2));
-          query.scope.to_ms =
-              query.scope.from_ms + kHour + static_cast<int64_t>(rng() % options.span_ms);
-        }
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
-        if (rng() % 10 == 0) {  // another exposure event and variant property
-          query.exposure_event = "click";
-          query.variant_property = "button";
-          query.control = "buy";
-        }
-        if (rng() % 8 == 0) query.control = rng() % 2 ? "treatment" : "nobody";
-        query.goal = RandomGoal(rng);
-        query.window_ms = kWindows[rng() % std::size(kWindows)];
-        if (rng() % 2) query.window_ms += static_cast<int64_t>(rng() % kDay);
-        if (rng() % 2) {
-          static const char* kSums[] = {"price", "price", "price", "button", "variant"};
-          query.sum_property = kSums[rng() % std::size(kSums)];
-        }
-        query.confidence = kConfidences[rng() % std::size(kConfidences)];
-        if (rng() % 4 == 0) {  // sized for the seed's variants, rarely not
-          size_t variants = seed % 4 == 2 && query.exposure_event == "$exposure" ? 4 : 2;
-          if (rng() % 10 == 0) variants = 5 - variants;
-          for (size_t v = 0; v < variants; ++v) {
-            query.expected_split.push_back(1 + static_cast<double>(rng() % 3));
-          }
-        }
-        if (rng() % 2) query.msprt_tau2 = kTau2[rng() % std::size(kTau2)];
-        // Rarely, parameters the statistics reject: both engines must fail alike.
-        if (rng() % 40 == 0) query.confidence = 1.5;
-        if (rng() % 40 == 0) query.msprt_tau2 = -1;
-        if (rng() % 80 == 0) query.scope.time_zone = "Not/AZone";
+        ExperimentQuery query = testing::RandomExperimentQuery(rng, options, identity, seed);
 
         absl::StatusOr<ExperimentResult> embedded = RunExperiment(query, view);
         absl::StatusOr<Result> expected = reference.Run(query);

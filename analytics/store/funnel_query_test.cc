@@ -12,6 +12,7 @@
 #include "analytics/reference/reference_engine.h"
 #include "analytics/store/testing/stored_events_test_base.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::store {
 namespace {
@@ -23,22 +24,7 @@ constexpr int64_t kT0 = 1'772'841'600'000;  // 2026-03-07 UTC
 
 using FunnelQueryTest = StoredEventsTest;
 
-// A step of the random dataset's types (the common ones more often), sometimes filtered.
-EventSelector RandomStep(std::mt19937& rng) {
-  return testing::RandomSelector(
-      rng, {"view", "click", "purchase", "signup", "view", "click", "_active", "_all", "$exposure",
-            "$identify", "dify.message", "resent"});
-}
-
 TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const int64_t kWindows[] = {kMinute, 10 * kMinute, kHour, 6 * kHour, kDay, 3 * kDay};
-  const FunnelOrder kOrders[] = {FunnelOrder::kOrdered, FunnelOrder::kStrict,
-                                 FunnelOrder::kUnordered};
-  const PropertyRef kGroupBys[] = {{PropertyRef::Scope::kEvent, "button"},
-                                   {PropertyRef::Scope::kEvent, "price"},
-                                   {PropertyRef::Scope::kEvent, "variant"},
-                                   {PropertyRef::Scope::kUser, "plan"},
-                                   {PropertyRef::Scope::kUser, "country"}};
   int compared = 0;
   // How much the comparisons exercised, so the test cannot pass on empty funnels.
   int completed = 0, partial = 0, with_other = 0, with_gaps = 0;
@@ -47,35 +33,15 @@ TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
-    // Dense datasets (a day and a half, fewer actors) give long chains; sparse ones long gaps.
-    if (seed % 2 == 0) {
-      options.span_ms = 36 * kHour;
-      options.actors = 15;
-    }
-    std::vector<Event> events = testing::RandomEvents(seed, options);
+    std::vector<Event> events = testing::FunnelEvents(seed, options);
     Snapshot snapshot = Store(events, 1 + static_cast<int>(rng() % 4), static_cast<int>(seed));
     ReferenceEngine reference(events);
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       ActorView view = ActorView::Build(snapshot.segments, identity);
       for (int q = 0; q < 12; ++q) {
-        FunnelQuery query;
-        query.scope.project = "p";
-        query.scope.identity = identity;
-        query.scope.from_ms =
-            options.start_ms - kHour + static_cast<int64_t>(rng() % (options.span_ms / 2));
-        query.scope.to_ms =
-            query.scope.from_ms + kHour + static_cast<int64_t>(rng() % options.span_ms);
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
-        for (int s = 0, n = 2 + static_cast<int>(rng() % 3); s < n; ++s) {
-          query.steps.push_back(RandomStep(rng));
-        }
-        query.window_ms = kWindows[rng() % std::size(kWindows)];
-        if (rng() % 2) query.window_ms += static_cast<int64_t>(rng() % kHour);
-        query.order = kOrders[q % 3];
-        if (rng() % 3 == 0) {
-          query.group_by = kGroupBys[rng() % std::size(kGroupBys)];
-          query.limit = static_cast<int>(rng() % 4);
-        }
+        const FunnelOrder kOrders[] = {FunnelOrder::kOrdered, FunnelOrder::kStrict,
+                                       FunnelOrder::kUnordered};
+        FunnelQuery query = testing::RandomFunnelQuery(rng, options, identity, kOrders[q % 3]);
         absl::StatusOr<FunnelResult> embedded = RunFunnel(query, view);
         ASSERT_TRUE(embedded.ok()) << embedded.status();
         absl::StatusOr<Result> expected = reference.Run(query);

@@ -16,98 +16,17 @@
 #include "analytics/store/testing/stored_events_test_base.h"
 #include "analytics/testing/describe.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::store {
 namespace {
 
 using ::cohort::analytics::testing::Describe;
-
 using ::cohort::analytics::testing::MakeFilter;
-
-PropertyFilter RandomFilter(std::mt19937& rng) {
-  using S = PropertyRef::Scope;
-  switch (rng() % 10) {
-    case 0:
-      return MakeFilter(S::kEvent, "button", FilterOp::kEquals, {PropertyValue::String("buy")});
-    case 1:
-      return MakeFilter(S::kEvent, "button", FilterOp::kNotEquals, {PropertyValue::String("sell")});
-    case 2:
-      return MakeFilter(S::kEvent, "price", FilterOp::kGreater,
-                        {PropertyValue::Number(static_cast<double>(rng() % 5))});
-    case 3:
-      return MakeFilter(S::kEvent, "price", FilterOp::kLessOrEqual,
-                        {PropertyValue::Number(static_cast<double>(rng() % 4))});
-    case 4:
-      return MakeFilter(S::kEvent, "price", FilterOp::kIsSet, {});
-    case 5:
-      return MakeFilter(S::kEvent, "variant", FilterOp::kContains, {PropertyValue::String("tr")});
-    case 6:
-      return MakeFilter(S::kUser, "plan", FilterOp::kEquals, {PropertyValue::String("pro")});
-    case 7:
-      return MakeFilter(S::kUser, "plan", FilterOp::kIsNotSet, {});
-    case 8:
-      return MakeFilter(S::kUser, "country", FilterOp::kNotEquals, {PropertyValue::String("CN")});
-    default:
-      return MakeFilter(S::kUser, "country", FilterOp::kEquals,
-                        {PropertyValue::String("US"), PropertyValue::String("CN")});
-  }
-}
-
-EventSelector RandomSelector(std::mt19937& rng) {
-  static const char* kTypes[] = {"view",      "click",        "purchase",  "signup",
-                                 "$identify", "dify.message", "$exposure", "_active",
-                                 "_all",      "resent",       "missing"};
-  EventSelector selector;
-  selector.event_type = kTypes[rng() % std::size(kTypes)];
-  int filters = static_cast<int>(rng() % 5);  // 0 (most often) .. 2
-  filters = filters < 2 ? 0 : filters - 2;
-  for (int i = 0; i < filters; ++i) selector.filters.push_back(RandomFilter(rng));
-  return selector;
-}
-
-std::optional<PropertyRef> RandomGroupBy(std::mt19937& rng) {
-  using S = PropertyRef::Scope;
-  switch (rng() % 7) {
-    case 0:
-      return std::nullopt;
-    case 1:
-      return PropertyRef{S::kEvent, "button"};
-    case 2:
-      return PropertyRef{S::kEvent, "price"};
-    case 3:
-      return PropertyRef{S::kEvent, "variant"};
-    case 4:
-      return PropertyRef{S::kUser, "plan"};
-    case 5:
-      return PropertyRef{S::kUser, "country"};
-    default:
-      return PropertyRef{S::kEvent, "absent"};
-  }
-}
-
-std::vector<std::string> RandomFormulas(std::mt19937& rng, size_t series) {
-  static const char* kOne[] = {"TOTALS(A)/UNIQUES(A)", "TOTALS(A) - 2 * UNIQUES(A)",
-                               "(TOTALS(A) + 1) / (UNIQUES(A) - 1)", "-UNIQUES(A) / 3"};
-  static const char* kMore[] = {"UNIQUES(B)/UNIQUES(A)", "TOTALS(B) / TOTALS(A) * 100",
-                                "(UNIQUES(A) + TOTALS(B)) / (UNIQUES(B) - UNIQUES(A))"};
-  std::vector<std::string> formulas;
-  int count = static_cast<int>(rng() % 3);
-  for (int i = 0; i < count; ++i) {
-    if (series >= 2 && rng() % 2 == 0) {
-      formulas.push_back(kMore[rng() % std::size(kMore)]);
-    } else {
-      formulas.push_back(kOne[rng() % std::size(kOne)]);
-    }
-  }
-  return formulas;
-}
 
 using SegmentationQueryTest = StoredEventsTest;
 
 TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe",
-                          "Asia/Kolkata"};
-  const Interval kIntervals[] = {Interval::kHour, Interval::kDay, Interval::kWeek};
   int compared = 0, nonzero = 0, with_other = 0, with_null = 0;
   int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 30; ++seed) {
@@ -119,23 +38,7 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       ActorView view = ActorView::Build(snapshot.segments, identity);
       for (int q = 0; q < 8; ++q) {
-        SegmentationQuery query;
-        query.scope.project = "p";
-        query.scope.identity = identity;
-        query.scope.time_zone = kZones[rng() % std::size(kZones)];
-        query.scope.from_ms = options.start_ms + static_cast<int64_t>(rng() % 4) * 86'400'000 +
-                              static_cast<int64_t>(rng() % 86'400'000);
-        query.scope.to_ms =
-            query.scope.from_ms + 3'600'000 + static_cast<int64_t>(rng() % (6 * 86'400'000LL));
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
-        size_t series = 1 + rng() % 3;
-        for (size_t s = 0; s < series; ++s) query.events.push_back(RandomSelector(rng));
-        query.metric = rng() % 2 ? SeriesMetric::kTotals : SeriesMetric::kUniques;
-        query.interval = kIntervals[rng() % std::size(kIntervals)];
-        query.group_by = RandomGroupBy(rng);
-        query.limit = 1 + static_cast<int>(rng() % 3);
-        query.formulas = RandomFormulas(rng, series);
-
+        SegmentationQuery query = testing::RandomSegmentationQuery(rng, options, identity);
         absl::StatusOr<SegmentationResult> embedded = RunSegmentation(query, view);
         ASSERT_TRUE(embedded.ok()) << embedded.status();
         absl::StatusOr<Result> expected = reference.Run(query);

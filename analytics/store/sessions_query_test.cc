@@ -11,6 +11,7 @@
 #include "analytics/reference/reference_engine.h"
 #include "analytics/store/testing/stored_events_test_base.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::store {
 namespace {
@@ -21,67 +22,20 @@ constexpr int64_t kDay = 24 * kHour;
 
 using SessionsQueryTest = StoredEventsTest;
 
-// A random ascending histogram: sometimes none, sometimes whole seconds (lengths hit them
-// exactly), sometimes fractions.
-std::vector<double> RandomBounds(std::mt19937& rng) {
-  switch (rng() % 4) {
-    case 0:
-      return {};
-    case 1:
-      return SessionsQuery().length_buckets_s;
-    default: {
-      std::vector<double> bounds;
-      double bound = (rng() % 2) ? 0 : 0.5;
-      for (int i = 0, n = 1 + static_cast<int>(rng() % 6); i < n; ++i) {
-        bounds.push_back(bound);
-        bound += (rng() % 2) ? static_cast<double>(1 + rng() % 7200) : 0.25 * (1 + rng() % 400);
-      }
-      return bounds;
-    }
-  }
-}
-
 TEST_F(SessionsQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe",
-                          "Asia/Kolkata"};
-  const Interval kIntervals[] = {Interval::kHour, Interval::kDay, Interval::kWeek,
-                                 Interval::kMonth};
-  const int64_t kTimeouts[] = {1000, kMinute, 30 * kMinute, 6 * kHour, kDay};
   int compared = 0;
   int64_t sessions = 0, with_length = 0, multi_bucket = 0;
   int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
-    // Half the datasets are dense (a day and a half), so gap sessions join many events.
-    if (seed % 2 == 0) options.span_ms = 36 * kHour;
-    std::vector<Event> events = testing::RandomEvents(seed, options);
-    // Times on whole seconds or minutes, so gaps equal to the timeout and lengths equal to a
-    // histogram bound happen.
-    if (seed % 2 == 0) {
-      int64_t unit = seed % 4 == 0 ? kMinute : 1000;
-      for (Event& e : events) e.time_ms -= e.time_ms % unit;
-    }
+    std::vector<Event> events = testing::SessionsEvents(seed, options);
     Snapshot snapshot = Store(events, 1 + static_cast<int>(rng() % 4), static_cast<int>(seed));
     ReferenceEngine reference(events);
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       ActorView view = ActorView::Build(snapshot.segments, identity);
       for (int q = 0; q < 8; ++q) {
-        SessionsQuery query;
-        query.scope.project = "p";
-        query.scope.identity = identity;
-        query.scope.time_zone = kZones[rng() % std::size(kZones)];
-        query.scope.from_ms =
-            options.start_ms - kHour + static_cast<int64_t>(rng() % (options.span_ms / 2));
-        query.scope.to_ms =
-            query.scope.from_ms + kHour + static_cast<int64_t>(rng() % options.span_ms);
-        query.interval = kIntervals[rng() % std::size(kIntervals)];
-        if (rng() % 4 == 0 && query.scope.to_ms - query.scope.from_ms < 2 * kDay) {
-          query.interval = Interval::kMinute;
-        }
-        query.timeout_ms = kTimeouts[rng() % std::size(kTimeouts)];
-        query.length_buckets_s = RandomBounds(rng);
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
+        SessionsQuery query = testing::RandomSessionsQuery(rng, options, identity);
         absl::StatusOr<SessionsResult> embedded = RunSessions(query, view);
         ASSERT_TRUE(embedded.ok()) << embedded.status();
         absl::StatusOr<Result> expected = reference.Run(query);

@@ -9,6 +9,7 @@
 #include "analytics/reference/reference_engine.h"
 #include "analytics/store/testing/stored_events_test_base.h"
 #include "analytics/testing/random_events.h"
+#include "analytics/testing/random_queries.h"
 
 namespace cohort::analytics::store {
 namespace {
@@ -18,28 +19,18 @@ using StickinessQueryTest = StoredEventsTest;
 constexpr int64_t kDay = 86'400'000;
 
 TEST_F(StickinessQueryTest, AgreesWithTheReferenceOnRandomData) {
-  const char* kZones[] = {"UTC", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe"};
   int compared = 0, with_ratios = 0, with_weeks = 0;
   int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
-    options.span_ms = 40 * kDay;  // longer than the rolling month
-    std::vector<Event> events = testing::RandomEvents(seed, options);
+    std::vector<Event> events = testing::StickinessEvents(seed, options);
     Snapshot snapshot = Store(events, 1 + static_cast<int>(rng() % 4), static_cast<int>(seed));
     ReferenceEngine reference(events);
     for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
       ActorView view = ActorView::Build(snapshot.segments, identity);
       for (int q = 0; q < 6; ++q) {
-        StickinessQuery query;
-        query.scope.project = "p";
-        query.scope.identity = identity;
-        query.scope.time_zone = kZones[rng() % std::size(kZones)];
-        query.scope.from_ms = options.start_ms + static_cast<int64_t>(rng() % 35) * kDay +
-                              static_cast<int64_t>(rng() % kDay);
-        query.scope.to_ms =
-            query.scope.from_ms + 3'600'000 + static_cast<int64_t>(rng() % (20 * kDay));
-        if (rng() % 3 == 0) query.scope.inactive_event_types = {"view"};
+        StickinessQuery query = testing::RandomStickinessQuery(rng, options, identity);
         absl::StatusOr<StickinessResult> embedded = RunStickiness(query, view);
         ASSERT_TRUE(embedded.ok()) << embedded.status();
         absl::StatusOr<Result> expected = reference.Run(query);
