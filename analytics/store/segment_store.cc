@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -162,7 +163,24 @@ std::vector<std::string> SegmentStore::projects() const {
   return names;
 }
 
+uint64_t SegmentStore::DedupHash(const GroupKey& key, std::string_view insert_id) {
+  return absl::HashOf(key.is_user, std::string_view(key.id), insert_id);
+}
+
 bool SegmentStore::IsStored(Project& project, const GroupKey& key, std::string_view insert_id) {
+  if (!project.dedup_filter_built) {
+    project.dedup_filter.clear();
+    for (const StoredSegment& stored : project.segments) {
+      const Segment& s = *stored.segment;
+      for (size_t g = 0; g < s.group_count(); ++g) {
+        for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
+          project.dedup_filter.insert(DedupHash(s.group(g), s.insert_id(e)));
+        }
+      }
+    }
+    project.dedup_filter_built = true;
+  }
+  if (!project.dedup_filter.contains(DedupHash(key, insert_id))) return false;
   for (const StoredSegment& stored : project.segments) {
     const Segment& s = *stored.segment;
     std::optional<uint32_t> g = s.FindGroup(key);
@@ -235,6 +253,9 @@ absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
     }
     if (kept.empty()) continue;
     int64_t count = static_cast<int64_t>(kept.size());
+    std::vector<uint64_t> kept_hashes;
+    kept_hashes.reserve(kept.size());
+    for (const Event& e : kept) kept_hashes.push_back(DedupHash(GroupOf(e), e.insert_id));
     absl::StatusOr<SegmentPtr> segment = Segment::Build(name, std::move(kept));
     if (!segment.ok()) return segment.status();
     uint64_t sequence = next_sequence_++;
@@ -245,6 +266,7 @@ absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
       return s;
     }
     project.segments.push_back(StoredSegment{sequence, sequence, *std::move(segment)});
+    project.dedup_filter.insert(kept_hashes.begin(), kept_hashes.end());
     Publish(project);
     result.stored += count;
   }
@@ -402,7 +424,13 @@ absl::StatusOr<int64_t> SegmentStore::RewriteWithout(Project& project, DropFn dr
     deleted += dropped;
     ++it;
   }
-  if (deleted > 0) Publish(project);
+  if (deleted > 0) {
+    // The removed events' hashes would only send lookups down the exact search, but they would
+    // also keep their memory: rebuild the filter on the next Append.
+    project.dedup_filter = {};
+    project.dedup_filter_built = false;
+    Publish(project);
+  }
   if (!failed.ok()) return failed;
   return deleted;
 }

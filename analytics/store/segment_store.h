@@ -25,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "analytics/model/event.h"
@@ -124,14 +125,22 @@ class SegmentStore {
     // Per (segment, group) insert-id sets of large groups, for dedup lookups.
     absl::flat_hash_map<const Segment*, absl::flat_hash_map<uint32_t, std::vector<std::string>>>
         large_group_ids;
+    // A filter in front of the dedup search: the hashes (DedupHash) of every stored event, so
+    // that a new event, nearly every one, costs one lookup instead of a search in each segment.
+    // A hash found is confirmed by the search, so the answer stays exact. Built by the first
+    // Append after Open and again after events were removed (`dedup_filter_built` false).
+    absl::flat_hash_set<uint64_t> dedup_filter;
+    bool dedup_filter_built = false;
   };
 
   explicit SegmentStore(SegmentStoreOptions options) : options_(std::move(options)) {}
 
   absl::Status Load(OpenReport* report);
   Project& ProjectFor(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Whether an event of `key` with `insert_id` is stored (the dedup rule).
   bool IsStored(Project& project, const GroupKey& key, std::string_view insert_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  static uint64_t DedupHash(const GroupKey& key, std::string_view insert_id);
   // Writes `segment` as the file for [first, last] (replacing any file of that name).
   absl::Status WriteSegment(const Project& project, uint64_t first, uint64_t last,
                             const Segment& segment);

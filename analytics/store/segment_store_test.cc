@@ -5,6 +5,9 @@
 
 #include <fstream>
 #include <iterator>
+#include <random>
+#include <set>
+#include <tuple>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -297,6 +300,65 @@ TEST_F(SegmentStoreTest, LargeGroupsDedupThroughTheirIndex) {
       store->Append({Make("p", "bot", "", 7, "i250"), Make("p", "bot", "", 7, "i500")});
   EXPECT_EQ(r->duplicates, 1);
   EXPECT_EQ(r->stored, 1);
+}
+
+// The dedup filter in front of the search stays exact across appends, merges, deletions,
+// expiry and a reopen: a random workload against a model of what is stored.
+TEST_F(SegmentStoreTest, DedupStaysExactThroughMergesDeletionsExpiryAndReopen) {
+  auto store = Open(&PosixEnv(), nullptr, /*merge_below=*/200);
+  using Key = std::tuple<std::string, std::string, std::string>;  // user, device, insert_id
+  // The group: the user, or the device of an event without one.
+  const auto key = [](const Event& e) {
+    return Key{e.user_id, e.user_id.empty() ? e.device_id : "", e.insert_id};
+  };
+  const auto Stored = [&](const SegmentStore& s) {
+    std::set<Key> stored;
+    for (const SegmentPtr& seg : s.GetSnapshot("p").segments) {
+      for (size_t e = 0; e < seg->event_count(); ++e) stored.insert(key(seg->ToEvent(e)));
+    }
+    return stored;
+  };
+  std::mt19937 rng(7);
+  std::set<Key> model;
+  int64_t expired_before = 0;
+  for (int round = 0; round < 60; ++round) {
+    std::vector<Event> batch;
+    for (int i = 0, n = 1 + static_cast<int>(rng() % 40); i < n; ++i) {
+      // Few users and ids, so copies are common; device-only events too.
+      std::string user = rng() % 4 ? absl::StrCat("u", rng() % 6) : "";
+      std::string device = absl::StrCat("d", rng() % 5);
+      batch.push_back(Make("p", user, device, 1000 + static_cast<int64_t>(rng() % 1000),
+                           absl::StrCat("i", rng() % 60)));
+    }
+    int64_t fresh = 0;
+    for (const Event& e : batch) {
+      if (e.time_ms >= expired_before) fresh += model.insert(key(e)).second;
+    }
+    absl::StatusOr<AppendResult> r = store->Append(batch);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->stored, fresh) << "round " << round;
+    switch (round % 15) {
+      case 4:
+        ASSERT_TRUE(store->Merge().ok());
+        break;
+      case 9: {  // a user deleted: its events (and devices first seen with it) may come again
+        ASSERT_TRUE(store->DeleteUser("p", "u1").ok());
+        model = Stored(*store);
+        break;
+      }
+      case 12:
+        store.reset();
+        store = Open(&PosixEnv(), nullptr, 200);
+        break;
+      case 14: {
+        expired_before += 100;
+        ASSERT_TRUE(store->ExpireBefore(expired_before).ok());
+        model = Stored(*store);
+        break;
+      }
+    }
+    ASSERT_EQ(Count(*store, "p"), static_cast<int64_t>(model.size())) << "round " << round;
+  }
 }
 
 }  // namespace
