@@ -213,11 +213,15 @@ namespace cohort::ingest::http::testing {
 
 absl::Status GenerateSelfSignedCertificate(std::string_view common_name,
                                            const std::string& cert_path,
-                                           const std::string& key_path) {
+                                           const std::string& key_path,
+                                           std::string_view subject_alt_name) {
   const std::string command = absl::StrCat(
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2",
-      " -subj '/CN=", std::string(common_name), "' -keyout '", key_path, "' -out '", cert_path,
-      "' >/dev/null 2>&1");
+      " -subj '/CN=", std::string(common_name), "'",
+      subject_alt_name.empty()
+          ? ""
+          : absl::StrCat(" -addext 'subjectAltName=", std::string(subject_alt_name), "'"),
+      " -keyout '", key_path, "' -out '", cert_path, "' >/dev/null 2>&1");
   if (std::system(command.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("openssl failed: ", command));
   }

@@ -69,10 +69,12 @@ std::string Gzip(std::string_view data);
 namespace cohort::ingest::http::testing {
 
 // Writes a fresh self-signed EC certificate for `common_name` and its key as PEM files (with the
-// openssl CLI). kInternal when openssl fails.
+// openssl CLI); `subject_alt_name`, when given, is its subjectAltName (e.g. "IP:127.0.0.1", which
+// clients that verify the peer need). kInternal when openssl fails.
 absl::Status GenerateSelfSignedCertificate(std::string_view common_name,
                                            const std::string& cert_path,
-                                           const std::string& key_path);
+                                           const std::string& key_path,
+                                           std::string_view subject_alt_name = "");
 
 // A new empty directory under the test's temporary directory.
 std::string MakeTempDir();

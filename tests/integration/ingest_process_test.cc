@@ -2,7 +2,9 @@
 // Amplitude Node SDK (npm @amplitude/analytics-node, tests/clients/amplitude-node) sends 10,000
 // events and reacts to our 400/413/429 answers as it does to Amplitude's; kill -9 in the middle
 // of a load run loses no acknowledged event; SIGTERM exits cleanly. What was stored is read back
-// from the write-ahead log with the WAL library after the process has exited.
+// from the write-ahead log with the WAL library after the process has exited. TLS: the SDK over
+// HTTPS and a certificate renewed without a restart.
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -106,14 +108,21 @@ class IngestProcessTest : public ::testing::Test {
     return ids;
   }
 
-  json RunSdk(std::vector<std::string> args, absl::Duration timeout = absl::Minutes(3)) {
+  // `ca_file`: a certificate the SDK (Node) trusts besides the system's, for https.
+  json RunSdk(std::vector<std::string> args, absl::Duration timeout = absl::Minutes(3),
+              const std::string& ca_file = "") {
     std::vector<std::string> argv = {
-        "node",         std::string(COHORT_SOURCE_DIR) + "/tests/clients/amplitude-node/send.js",
-        "--server-url", absl::StrCat("http://127.0.0.1:", ingest_port_, "/2/httpapi"),
-        "--api-key",    kKey};
+        "node",
+        std::string(COHORT_SOURCE_DIR) + "/tests/clients/amplitude-node/send.js",
+        "--server-url",
+        absl::StrCat(ca_file.empty() ? "http" : "https", "://127.0.0.1:", ingest_port_,
+                     "/2/httpapi"),
+        "--api-key",
+        kKey};
     argv.insert(argv.end(), args.begin(), args.end());
     testing::RunOptions options;
     options.timeout = timeout;
+    if (!ca_file.empty()) options.env["NODE_EXTRA_CA_CERTS"] = ca_file;
     absl::StatusOr<std::string> out = testing::RunCommandOk(argv, options);
     EXPECT_TRUE(out.ok()) << out.status()
                           << "\n(npm ci in tests/clients/amplitude-node installs the SDK; "
@@ -151,6 +160,57 @@ TEST_F(IngestProcessTest, TheAmplitudeNodeSdkSends10000EventsAndAllAreStoredOnce
     ASSERT_NE(it, stored.end()) << id;
     EXPECT_EQ(it->second, 1) << id;
   }
+}
+
+// TLS as a pipeline with `spec.tls` runs it: the certificate and key from files, TLS 1.3 only by
+// default; the official SDK sends over HTTPS (trusting our certificate, and checking it names
+// 127.0.0.1); a renewed certificate written over the files is served to new connections without
+// a restart (the server looks every 10 s).
+TEST_F(IngestProcessTest, ServesTheSdkOverTlsAndPicksUpARenewedCertificate) {
+  const std::string tls_dir = dir_ + "/tls";
+  std::filesystem::create_directories(tls_dir);
+  const std::string cert = tls_dir + "/tls.crt", key = tls_dir + "/tls.key";
+  ASSERT_TRUE(
+      http::testing::GenerateSelfSignedCertificate("first", cert, key, "IP:127.0.0.1").ok());
+  WriteConfig(absl::StrCat("tls:\n  certFile: ", cert, "\n  keyFile: ", key, "\n"));
+  StartIngest();
+
+  const json result = RunSdk({"--events", "300", "--prefix", "tls"}, absl::Minutes(2), cert);
+  EXPECT_EQ(result["codes"], json({{"200", 300}}));
+  // Plain HTTP on the TLS port gets no HTTP answer; TLS 1.2 is refused (minVersion 1.3).
+  EXPECT_FALSE(
+      http::testing::RoundTrip(ingest_port_, http::testing::MakeRequest("GET", "/", "")).ok());
+  http::testing::TlsClientOptions tls12;
+  tls12.max_version = TLS1_2_VERSION;
+  EXPECT_FALSE(http::testing::TestConnection::Connect(ingest_port_, tls12).ok());
+
+  const auto served = [&]() -> std::string {
+    absl::StatusOr<std::unique_ptr<http::testing::TestConnection>> c =
+        http::testing::TestConnection::Connect(ingest_port_, http::testing::TlsClientOptions{});
+    return c.ok() ? (*c)->PeerCertificatePem() : "";
+  };
+  const std::string first = served();
+  ASSERT_FALSE(first.empty());
+  // Renewal as a Secret update lands: new files renamed over the old ones.
+  ASSERT_TRUE(http::testing::GenerateSelfSignedCertificate("second", tls_dir + "/new.crt",
+                                                           tls_dir + "/new.key", "IP:127.0.0.1")
+                  .ok());
+  std::filesystem::rename(tls_dir + "/new.key", key);
+  std::filesystem::rename(tls_dir + "/new.crt", cert);
+  ASSERT_TRUE(testing::WaitFor("the renewed certificate served", absl::Seconds(40),
+                               [&] {
+                                 const std::string now = served();
+                                 return !now.empty() && now != first;
+                               })
+                  .ok())
+      << ReadText(dir_ + "/ingest.log");
+  // The SDK, now trusting only the new certificate, still gets through.
+  const json again = RunSdk({"--events", "50", "--prefix", "renewed"}, absl::Minutes(2), cert);
+  EXPECT_EQ(again["codes"], json({{"200", 50}}));
+
+  const int status = StopIngest();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(StoredInsertIds().size(), 350u);
 }
 
 TEST_F(IngestProcessTest, TheSdkReactsToOur400And413And429AsToAmplitudes) {
