@@ -264,9 +264,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     peer_address_ = peer.address();
     peer_port_ = peer.port();
+    first_header_deadline_ =
+        std::chrono::steady_clock::now() + ToChrono(core_->options.header_timeout);
     if constexpr (kTls) {
       phase_ = Phase::kHandshake;
-      ArmTimer(core_->options.header_timeout);
+      ArmTimer(FirstHeaderTimeLeft());
       stream_.async_handshake(
           asio::ssl::stream_base::server,
           [self = this->shared_from_this()](error_code ec) { self->OnHandshake(ec); });
@@ -313,6 +315,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     ++timer_generation_;
     timer_.cancel();
   }
+  // The first request has header_timeout from the connection's start to the end of its header,
+  // handshake and wait for the first byte included (later ones: from their first byte).
+  absl::Duration FirstHeaderTimeLeft() const {
+    const auto left = first_header_deadline_ - std::chrono::steady_clock::now();
+    return std::max(absl::ZeroDuration(), absl::FromChrono(left));
+  }
 
   // --- reading ----------------------------------------------------------------------------
 
@@ -352,7 +360,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       Close();
       return;
     }
-    ArmTimer(first_request_ ? core_->options.header_timeout : core_->options.idle_timeout);
+    ArmTimer(first_request_ ? FirstHeaderTimeLeft() : core_->options.idle_timeout);
     stream_.async_read_some(
         buffer_.prepare(4096),
         [self = this->shared_from_this()](error_code ec, size_t n) { self->OnIdleRead(ec, n); });
@@ -375,7 +383,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   void ReadHeader() {
     phase_ = Phase::kHeader;
-    ArmTimer(core_->options.header_timeout);
+    ArmTimer(first_request_ ? FirstHeaderTimeLeft() : core_->options.header_timeout);
     beast_http::async_read_header(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](error_code ec, size_t) { self->OnHeader(ec); });
@@ -731,6 +739,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   uint64_t timer_generation_ = 0;
   bool timed_out_ = false;
   Phase phase_ = Phase::kIdle;
+  std::chrono::steady_clock::time_point first_header_deadline_;
   bool first_request_ = true;
   asio::ip::address peer_address_;
   uint16_t peer_port_ = 0;

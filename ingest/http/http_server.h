@@ -96,10 +96,12 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal
   uint16_t port = 0;                  // 0: any free port; see HttpServer::port()
   int io_threads = 2;
-  absl::Duration header_timeout = absl::Seconds(10);  // first byte to end of header (and TLS)
-  absl::Duration body_timeout = absl::Seconds(30);    // end of header to end of body
-  absl::Duration idle_timeout = absl::Seconds(60);    // keep-alive, between requests
-  absl::Duration write_timeout = absl::Seconds(30);   // sending one response
+  // A connection's first request: from the accept (TLS handshake included) to the end of its
+  // header; later requests: from their first byte to the end of the header.
+  absl::Duration header_timeout = absl::Seconds(10);
+  absl::Duration body_timeout = absl::Seconds(30);   // end of header to end of body
+  absl::Duration idle_timeout = absl::Seconds(60);   // keep-alive, between requests
+  absl::Duration write_timeout = absl::Seconds(30);  // sending one response
   // After an error answer with Connection: close the server reads and discards what the client
   // still sends, for at most this long and linger_max_bytes, so the answer is not lost to a
   // reset (closing a socket with unread input makes the kernel send RST).
