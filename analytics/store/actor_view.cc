@@ -44,88 +44,192 @@ void ActorView::MergeRuns(const EventRun* first, const EventRun* last,
   std::stable_sort(out->begin() + static_cast<std::ptrdiff_t>(start), out->end(), Before);
 }
 
+namespace {
+
+// Visits the elements of several sorted lists in merged order: list `l` has sizes[l] elements,
+// `less(l1, i1, l2, i2)` orders two of them, and equal elements are visited in list order.
+// `visit(l, i)`.
+template <typename Less, typename Visit>
+void MergeSorted(const std::vector<uint32_t>& sizes, Less less, Visit visit) {
+  using Cursor = std::pair<uint32_t, uint32_t>;  // list, index
+  const auto after = [&](const Cursor& x, const Cursor& y) {
+    if (less(x.first, x.second, y.first, y.second)) return false;
+    if (less(y.first, y.second, x.first, x.second)) return true;
+    return x.first > y.first;
+  };
+  std::vector<Cursor> heap;
+  for (uint32_t l = 0; l < sizes.size(); ++l) {
+    if (sizes[l] > 0) heap.emplace_back(l, 0);
+  }
+  std::make_heap(heap.begin(), heap.end(), after);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), after);
+    Cursor& c = heap.back();
+    visit(c.first, c.second);
+    if (++c.second < sizes[c.first]) {
+      std::push_heap(heap.begin(), heap.end(), after);
+    } else {
+      heap.pop_back();
+    }
+  }
+}
+
+// A candidate for a device's first user: the event `e` of user group `g` in a segment.
+struct DeviceEvent {
+  uint32_t code;  // the device's code in the segment
+  uint32_t e;
+  uint32_t g;
+};
+
+// The order of candidates: the earliest event (time, insert_id, user_id) is the device's.
+std::tuple<int64_t, std::string_view, std::string_view> FirstKey(const Segment& s,
+                                                                 const DeviceEvent& c) {
+  return {s.time_ms(c.e), s.insert_id(c.e), s.group(c.g).id};
+}
+
+}  // namespace
+
 ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge identity) {
   ActorView view;
   view.segments_ = std::move(segments);
-  absl::flat_hash_map<GroupKey, uint32_t> group_ids;
+  const std::vector<SegmentPtr>& segs = view.segments_;
+  const uint32_t segment_count = static_cast<uint32_t>(segs.size());
+
+  // The distinct storage groups in key order (devices, then users, each by id): a merge of the
+  // segments' sorted group lists, each group with its runs in segment order.
   std::vector<const GroupKey*> keys;
-  std::vector<std::vector<EventRun>> group_runs;
-  for (uint32_t s = 0; s < view.segments_.size(); ++s) {
-    const Segment& segment = *view.segments_[s];
-    for (size_t g = 0; g < segment.group_count(); ++g) {
-      auto [it, inserted] = group_ids.try_emplace(segment.group(g), keys.size());
-      if (inserted) {
-        keys.push_back(&segment.group(g));
-        group_runs.emplace_back();
-      }
-      group_runs[it->second].push_back(
-          EventRun{s, segment.group_begin(g), segment.group_begin(g + 1)});
+  std::vector<uint32_t> run_begin;  // group -> its first run in `group_runs`
+  std::vector<EventRun> group_runs;
+  {
+    std::vector<uint32_t> sizes(segment_count);
+    for (uint32_t s = 0; s < segment_count; ++s) {
+      sizes[s] = static_cast<uint32_t>(segs[s]->group_count());
     }
+    MergeSorted(
+        sizes,
+        [&](uint32_t s1, uint32_t g1, uint32_t s2, uint32_t g2) {
+          return segs[s1]->group(g1) < segs[s2]->group(g2);
+        },
+        [&](uint32_t s, uint32_t g) {
+          const GroupKey& key = segs[s]->group(g);
+          if (keys.empty() || !(*keys.back() == key)) {
+            keys.push_back(&key);
+            run_begin.push_back(static_cast<uint32_t>(group_runs.size()));
+          }
+          group_runs.push_back(EventRun{s, segs[s]->group_begin(g), segs[s]->group_begin(g + 1)});
+        });
+    run_begin.push_back(static_cast<uint32_t>(group_runs.size()));
   }
-  std::vector<uint32_t> root(keys.size());
+  const uint32_t group_count = static_cast<uint32_t>(keys.size());
+  // Devices sort before users: groups [0, first_user) are devices.
+  const uint32_t first_user =
+      static_cast<uint32_t>(std::partition_point(keys.begin(), keys.end(),
+                                                 [](const GroupKey* k) { return !k->is_user; }) -
+                            keys.begin());
+
+  std::vector<uint32_t> root(group_count);
   std::iota(root.begin(), root.end(), 0);
   if (identity == IdentityMerge::kDeviceToUser) {
-    // The earliest event carrying both ids, per device: (time, insert_id, user_id). Found per
-    // segment first, in an array indexed by the segment's device codes (most events repeat
-    // their group's device), then folded across segments by device id.
-    using First = std::tuple<int64_t, std::string_view, std::string_view>;
-    absl::flat_hash_map<std::string_view, First> first;
-    std::vector<First> best;  // by device code; valid where `has`
-    std::vector<uint8_t> has;
-    std::vector<uint32_t> seen;  // the codes with `has`
-    for (const SegmentPtr& segment : view.segments_) {
-      const Segment& s = *segment;
-      best.resize(s.devices().size());
-      has.assign(s.devices().size(), 0);
-      seen.clear();
+    // Each device's first user: the earliest event (time, insert_id, user_id) carrying both ids.
+    // Per segment, the earliest candidate per device code (most events repeat their group's
+    // device, and a group's events are in (time, insert_id) order, so only the first of a run
+    // of the same device can be its earliest), in code order, which is device id order (the
+    // segment's device dictionary is sorted).
+    std::vector<std::vector<DeviceEvent>> candidates(segment_count);
+    std::vector<uint32_t> best;  // by device code: index into the segment's list, or kNoCode
+    for (uint32_t si = 0; si < segment_count; ++si) {
+      const Segment& s = *segs[si];
+      std::vector<DeviceEvent>& list = candidates[si];
+      best.assign(s.devices().size(), kNoCode);
       for (size_t g = 0; g < s.group_count(); ++g) {
         if (!s.group(g).is_user) continue;
-        const std::string_view user = s.group(g).id;
         uint32_t previous = kNoCode;
         for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
           const uint32_t code = s.device_code(e);
-          // A group's events are in (time, insert_id) order: only the first of a run of the
-          // same device can be its earliest.
           if (code == kNoCode || code == previous) continue;
           previous = code;
-          First candidate{s.time_ms(e), s.insert_id(e), user};
-          if (!has[code]) {
-            has[code] = 1;
-            seen.push_back(code);
-            best[code] = candidate;
-          } else if (candidate < best[code]) {
-            best[code] = candidate;
+          DeviceEvent candidate{code, e, static_cast<uint32_t>(g)};
+          if (best[code] == kNoCode) {
+            best[code] = static_cast<uint32_t>(list.size());
+            list.push_back(candidate);
+          } else if (FirstKey(s, candidate) < FirstKey(s, list[best[code]])) {
+            list[best[code]] = candidate;
           }
         }
       }
-      for (uint32_t code : seen) {
-        auto [it, inserted] = first.try_emplace(s.devices()[code], best[code]);
-        if (!inserted && best[code] < it->second) it->second = best[code];
+      std::sort(list.begin(), list.end(),
+                [](const DeviceEvent& x, const DeviceEvent& y) { return x.code < y.code; });
+    }
+    // Each list is sorted by device id, as are the device groups: a merge join of each list with
+    // the device groups (galloping, since most devices in a segment have no device group)
+    // folds the earliest candidate per device group.
+    std::vector<std::pair<const Segment*, DeviceEvent>> first(first_user, {nullptr, {}});
+    for (uint32_t si = 0; si < segment_count; ++si) {
+      const Segment& s = *segs[si];
+      uint32_t j = 0;  // device groups before j have ids below the current candidate's device
+      for (const DeviceEvent& candidate : candidates[si]) {
+        const std::string& device = s.devices()[candidate.code];
+        if (j < first_user && keys[j]->id < device) {
+          uint32_t step = 1, hi = j + 1;
+          while (hi < first_user && keys[hi]->id < device) {
+            j = hi;
+            step *= 2;
+            hi = std::min(first_user, j + step);
+          }
+          j = static_cast<uint32_t>(std::lower_bound(keys.begin() + j, keys.begin() + hi, device,
+                                                     [](const GroupKey* k, const std::string& id) {
+                                                       return k->id < id;
+                                                     }) -
+                                    keys.begin());
+        }
+        if (j == first_user) break;
+        if (keys[j]->id != device) continue;
+        auto& [best_segment, best_event] = first[j];
+        if (best_segment == nullptr ||
+            FirstKey(s, candidate) < FirstKey(*best_segment, best_event)) {
+          best_segment = &s;
+          best_event = candidate;
+        }
       }
     }
-    for (uint32_t id = 0; id < keys.size(); ++id) {
-      if (keys[id]->is_user) continue;
-      auto it = first.find(keys[id]->id);
-      if (it == first.end()) continue;
-      root[id] = group_ids.at(GroupKey{true, std::string(std::get<2>(it->second))});
+    for (uint32_t id = 0; id < first_user; ++id) {
+      const auto& [segment, event] = first[id];
+      if (segment == nullptr) continue;
+      const std::string& user = segment->group(event.g).id;
+      root[id] = static_cast<uint32_t>(
+          std::lower_bound(keys.begin() + first_user, keys.end(), user,
+                           [](const GroupKey* k, const std::string& u) { return k->id < u; }) -
+          keys.begin());
     }
   }
-  std::vector<std::vector<uint32_t>> members(keys.size());
-  for (uint32_t id = 0; id < keys.size(); ++id) members[root[id]].push_back(id);
-  std::vector<std::pair<std::string, uint32_t>> actors;
-  for (uint32_t id = 0; id < keys.size(); ++id) {
-    if (root[id] != id) continue;
-    actors.emplace_back(keys[id]->is_user ? keys[id]->id : absl::StrCat("device:", keys[id]->id),
-                        id);
+
+  // Actors: every group that is its own root, ordered by actor id (bytes). Devices and users are
+  // each sorted by id already; "device:<id>" ids merge with the user ids.
+  std::vector<uint32_t> member_begin(group_count + 1, 0);  // by root
+  for (uint32_t id = 0; id < group_count; ++id) ++member_begin[root[id] + 1];
+  for (uint32_t id = 0; id < group_count; ++id) member_begin[id + 1] += member_begin[id];
+  std::vector<uint32_t> members(group_count);
+  {
+    std::vector<uint32_t> fill(member_begin.begin(), member_begin.end() - 1);
+    for (uint32_t id = 0; id < group_count; ++id) members[fill[root[id]]++] = id;
   }
-  std::sort(actors.begin(), actors.end());
+  std::vector<std::string> device_actors;
+  std::vector<uint32_t> device_roots;
+  for (uint32_t id = 0; id < first_user; ++id) {
+    if (root[id] != id) continue;
+    device_actors.push_back(absl::StrCat("device:", keys[id]->id));
+    device_roots.push_back(id);
+  }
+  view.actor_ids_.reserve(device_actors.size() + (group_count - first_user));
   view.run_offsets_.push_back(0);
   view.order_offsets_.push_back(0);
-  for (auto& [actor_id, id] : actors) {
+  const auto add_actor = [&](std::string actor_id, uint32_t id) {
     view.actor_ids_.push_back(std::move(actor_id));
     const size_t first_run = view.runs_.size();
-    for (uint32_t member : members[id]) {
-      for (const EventRun& run : group_runs[member]) view.runs_.push_back(run);
+    for (uint32_t m = member_begin[id]; m < member_begin[id + 1]; ++m) {
+      const uint32_t member = members[m];
+      view.runs_.insert(view.runs_.end(), group_runs.begin() + run_begin[member],
+                        group_runs.begin() + run_begin[member + 1]);
     }
     view.run_offsets_.push_back(static_cast<uint32_t>(view.runs_.size()));
     if (view.runs_.size() - first_run > 1) {
@@ -133,7 +237,16 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
                      &view.order_);
     }
     view.order_offsets_.push_back(view.order_.size());
+  };
+  size_t d = 0;
+  for (uint32_t id = first_user; id < group_count; ++id) {
+    const std::string& user = keys[id]->id;
+    for (; d < device_actors.size() && device_actors[d] < user; ++d) {
+      add_actor(std::move(device_actors[d]), device_roots[d]);
+    }
+    add_actor(user, id);
   }
+  for (; d < device_actors.size(); ++d) add_actor(std::move(device_actors[d]), device_roots[d]);
   return view;
 }
 
