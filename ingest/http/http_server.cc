@@ -164,10 +164,15 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
     sessions.emplace(id, std::weak_ptr<SessionBase>());
     return id;
   }
-  void Attach(uint64_t id, std::weak_ptr<SessionBase> session) {
+  // Makes a registered session visible to Drain and Stop. False when one of them has begun
+  // (it may have enumerated the sessions before this one was attached): the caller closes it
+  // instead of starting it. Checked under `mu`, which Drain and Stop take to enumerate after
+  // setting `draining`, so a session is either enumerated or refused here, never missed.
+  bool Attach(uint64_t id, std::weak_ptr<SessionBase> session) {
     absl::MutexLock lock(&mu);
     auto it = sessions.find(id);
     if (it != sessions.end()) it->second = std::move(session);
+    return !draining.load();
   }
   void Unregister(uint64_t id, bool rejecting_session) {
     absl::MutexLock lock(&mu);
@@ -785,15 +790,21 @@ void HttpServer::Core::OnAccept(error_code ec, tcp::socket socket) {
     } else if (tls != nullptr) {
       auto session = std::make_shared<TlsSession>(shared_from_this(), *id, rejecting,
                                                   std::move(socket), tls->Current());
-      Attach(*id, session);
-      session->Start();
-      if (draining.load()) session->PostForceClose();  // raced with Drain or Stop
+      // Not "Start, then close if draining": by then the session may be serving a request that
+      // Drain must let finish (it once closed a request parked in its handler).
+      if (Attach(*id, session)) {
+        session->Start();
+      } else {
+        session->PostForceClose();
+      }
     } else {
       auto session =
           std::make_shared<PlainSession>(shared_from_this(), *id, rejecting, std::move(socket));
-      Attach(*id, session);
-      session->Start();
-      if (draining.load()) session->PostForceClose();
+      if (Attach(*id, session)) {
+        session->Start();
+      } else {
+        session->PostForceClose();
+      }
     }
   } else {
     // EMFILE and the like: keep accepting; the next attempt may succeed.
