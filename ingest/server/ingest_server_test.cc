@@ -375,10 +375,20 @@ TEST_F(IngestServerTest, AcknowledgedEventsAreAnsweredByTheQueryApiWithinASecond
   }
   EXPECT_EQ(active, 2);  // two devices
 
-  // A repeat is answered from the result cache, until the data changes.
-  TestResponse repeat = query(active_users, kReadKey);
-  ASSERT_EQ(repeat.status, 200) << repeat.body;
-  EXPECT_EQ(json::parse(repeat.body)["cached"], true);
+  // A repeat is answered from the result cache, until the data changes. The answer above may
+  // have come from a view built before the last of the five events landed (the sink may deliver
+  // a request's events in two batches, and a query may be answered from the previous view within
+  // the staleness bound while the background builder catches up): once the data and the views
+  // settle, a repeat must be a cache hit.
+  bool cached = false;
+  TestResponse repeat;
+  for (int i = 0; i < 50 && !cached; ++i) {
+    repeat = query(active_users, kReadKey);
+    ASSERT_EQ(repeat.status, 200) << repeat.body;
+    cached = json::parse(repeat.body)["cached"] == true;
+    if (!cached) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(cached);
   ASSERT_EQ(PostEvents(kKey, 1, "c").status, 200);
   json fresh;
   while (active < 3 && absl::Now() < deadline) {
