@@ -31,7 +31,8 @@ absl::StatusOr<std::vector<int64_t>> CountsPerBucket(SqlExecutor& sql, const std
 }  // namespace
 
 absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query, SqlExecutor& sql,
-                                                 const std::string& table) {
+                                                 const std::string& table,
+                                                 CellActorsRequest* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = ScopeCalendar(scope);
   if (!calendar.ok()) return calendar.status();
@@ -43,21 +44,31 @@ absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query, 
   if (result.buckets.empty()) return result;
   const std::string events = DedupedEventsSql(table, scope);
   const std::string active = ActiveSql(scope);
-  std::string statement;
+  // Per metric: the (bucket, actor) rows counted, and with a drill-down the bucket's actors.
+  const size_t cell = cells != nullptr ? static_cast<size_t>(cells->cell().column) : 0;
+  const bool drill = cells != nullptr && cell < result.buckets.size();
+  std::string statement, cell_actors;
   switch (query.metric) {
-    case ActiveUsersMetric::kActive:
+    case ActiveUsersMetric::kActive: {
       // Buckets partition the range, each clipped to it.
-      statement = absl::StrCat("SELECT ", BucketIndexSql(result.buckets, "time_ms"),
-                               " AS bucket, uniqExact(actor) FROM ", events, " AS e WHERE ", active,
-                               " AND ", InRangeSql(scope, "time_ms"), " GROUP BY bucket");
-      break;
-    case ActiveUsersMetric::kNew:
+      const std::string rows = absl::StrCat("SELECT ", BucketIndexSql(result.buckets, "time_ms"),
+                                            " AS bucket, actor FROM ", events, " AS e WHERE ",
+                                            active, " AND ", InRangeSql(scope, "time_ms"));
       statement =
-          absl::StrCat("SELECT ", BucketIndexSql(result.buckets, "first_ms"),
-                       " AS bucket, count() FROM (SELECT actor, min(time_ms) AS first_ms FROM ",
-                       events, " AS e WHERE ", active, " GROUP BY actor) AS firsts WHERE ",
-                       InRangeSql(scope, "first_ms"), " GROUP BY bucket");
+          absl::StrCat("SELECT bucket, uniqExact(actor) FROM (", rows, ") AS b GROUP BY bucket");
+      cell_actors = absl::StrCat("SELECT actor FROM (", rows, ") AS b WHERE bucket = ", cell + 1);
       break;
+    }
+    case ActiveUsersMetric::kNew: {
+      const std::string rows =
+          absl::StrCat("SELECT ", BucketIndexSql(result.buckets, "first_ms"),
+                       " AS bucket, actor FROM (SELECT actor, min(time_ms) AS first_ms FROM ",
+                       events, " AS e WHERE ", active, " GROUP BY actor) AS firsts WHERE ",
+                       InRangeSql(scope, "first_ms"));
+      statement = absl::StrCat("SELECT bucket, count() FROM (", rows, ") AS b GROUP BY bucket");
+      cell_actors = absl::StrCat("SELECT actor FROM (", rows, ") AS b WHERE bucket = ", cell + 1);
+      break;
+    }
     case ActiveUsersMetric::kRolling7:
     case ActiveUsersMetric::kRolling30: {
       // Day i counts the actors active in [lows[i], highs[i]): the calendar days ending on it,
@@ -75,6 +86,11 @@ absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query, 
           SqlInt64Array(lows), ")) AS days FROM ", events, " AS e WHERE ", active,
           " AND time_ms >= ", SqlInt(lows.front()), " AND time_ms < ", SqlInt(scope.to_ms),
           ") AS recent ARRAY JOIN days AS day GROUP BY day");
+      if (drill) {
+        cell_actors = absl::StrCat("SELECT actor FROM ", events, " AS e WHERE ", active,
+                                   " AND time_ms >= ", SqlInt(lows[cell]), " AND time_ms < ",
+                                   SqlInt(highs[cell]));
+      }
       break;
     }
   }
@@ -82,6 +98,9 @@ absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query, 
       CountsPerBucket(sql, statement, result.buckets.size());
   if (!values.ok()) return values.status();
   result.values = *std::move(values);
+  if (drill) {
+    if (absl::Status st = cells->FetchPage(sql, cell_actors); !st.ok()) return st;
+  }
   return result;
 }
 

@@ -8,27 +8,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "analytics/clickhouse/clickhouse_active_users_query.h"
 #include "analytics/clickhouse/clickhouse_deletion.h"
-#include "analytics/clickhouse/clickhouse_experiment_query.h"
-#include "analytics/clickhouse/clickhouse_funnel_query.h"
+#include "analytics/clickhouse/clickhouse_query_executor.h"
 #include "analytics/clickhouse/clickhouse_retention.h"
-#include "analytics/clickhouse/clickhouse_retention_query.h"
-#include "analytics/clickhouse/clickhouse_segmentation_query.h"
-#include "analytics/clickhouse/clickhouse_sessions_query.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
-#include "analytics/clickhouse/clickhouse_stickiness_query.h"
 
 namespace cohort::analytics::clickhouse {
-namespace {
-
-template <typename T>
-absl::StatusOr<Result> Wrap(absl::StatusOr<T> result) {
-  if (!result.ok()) return result.status();
-  return Result(*std::move(result));
-}
-
-}  // namespace
 
 ClickHouseEventStore::ClickHouseEventStore(SqlExecutor& sql, ClickHouseEventStoreOptions options)
     : sql_(sql),
@@ -72,36 +57,15 @@ absl::StatusOr<EngineAnswer> ClickHouseEventStore::Run(const Query& query) {
   // older version, which a later lookup (seeing the newer version) never matches.
   absl::StatusOr<uint64_t> version = DataVersion(project);
   if (!version.ok()) return version.status();
-  absl::StatusOr<Result> result = std::visit(
-      [&](const auto& q) -> absl::StatusOr<Result> {
-        using T = std::decay_t<decltype(q)>;
-        if constexpr (std::is_same_v<T, ActiveUsersQuery>) {
-          return Wrap(RunActiveUsers(q, sql_, table_));
-        } else if constexpr (std::is_same_v<T, SessionsQuery>) {
-          return Wrap(RunSessions(q, sql_, table_));
-        } else if constexpr (std::is_same_v<T, SegmentationQuery>) {
-          return Wrap(RunSegmentation(q, sql_, table_));
-        } else if constexpr (std::is_same_v<T, RetentionQuery>) {
-          return Wrap(RunRetention(q, sql_, table_));
-        } else if constexpr (std::is_same_v<T, FunnelQuery>) {
-          return Wrap(RunFunnel(q, sql_, table_));
-        } else if constexpr (std::is_same_v<T, StickinessQuery>) {
-          return Wrap(RunStickiness(q, sql_, table_));
-        } else {
-          static_assert(std::is_same_v<T, ExperimentQuery>);
-          return Wrap(RunExperiment(q, sql_, table_));
-        }
-      },
-      query);
+  absl::StatusOr<Result> result = Execute(query, sql_, table_);
   if (!result.ok()) return result.status();
   return EngineAnswer{*std::move(result), *version};
 }
 
-absl::StatusOr<ActorsPage> ClickHouseEventStore::Actors(const Query&, CellRef, const std::string&,
-                                                        int) {
-  return absl::UnimplementedError(
-      "cell: drill-down is not supported by the ClickHouse backend yet (the embedded store has "
-      "it)");
+absl::StatusOr<ActorsPage> ClickHouseEventStore::Actors(const Query& query, CellRef cell,
+                                                        const std::string& after, int limit) {
+  if (absl::Status s = EnsureSchema(); !s.ok()) return s;
+  return DrillDown(query, cell, after, limit, sql_, table_);
 }
 
 absl::StatusOr<uint64_t> ClickHouseEventStore::DataVersion(const std::string& project) {

@@ -4,7 +4,7 @@
 // deletion is a waited-for mutation, retention drops whole months (partitions).
 //
 // Not yet on this backend (answered kUnimplemented with the field, never a wrong number): filters
-// and group-bys on user properties, and drill-down (docs/metrics.md, "ClickHouse backend").
+// and group-bys on user properties (docs/metrics.md, "ClickHouse backend").
 //
 // Thread-safe when the executors are (ClickHouseClient is).
 #pragma once

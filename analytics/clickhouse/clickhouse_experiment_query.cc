@@ -71,7 +71,7 @@ absl::Status Named(const char* field, const absl::Status& status) {
 }  // namespace
 
 absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query, SqlExecutor& executor,
-                                               const std::string& table) {
+                                               const std::string& table, CellActorsRequest* cells) {
   absl::StatusOr<Calendar> calendar = Calendar::Load(query.scope.time_zone);
   if (!calendar.ok()) return Named("time_zone", calendar.status());
   absl::Status supported = CheckSelectorSupported(query.goal, "goal");
@@ -124,6 +124,22 @@ absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query, Sql
   for (const auto& [name, arm] : arms) by_name.push_back(&arm);
   absl::Status summarized = SummarizeExperimentArms(query, by_name, &result);
   if (!summarized.ok()) return summarized;
+  if (cells != nullptr) {
+    // A variant's exposed actors (column 0) or those of them who converted (column 1); actors
+    // exposed to several variants belong to none.
+    const CellRef target = cells->cell();
+    std::vector<std::string> actors;
+    if (target.row >= 0 && static_cast<size_t>(target.row) < result.variants.size()) {
+      const std::string& variant = result.variants[target.row].variant;
+      for (const auto& [actor, outcome] : outcomes) {
+        if (outcome.variants.size() == 1 && *outcome.variants.begin() == variant &&
+            (target.column == 0 || (target.column == 1 && outcome.converted))) {
+          actors.push_back(actor);
+        }
+      }
+    }
+    cells->TakeActors(std::move(actors));
+  }
   return result;
 }
 

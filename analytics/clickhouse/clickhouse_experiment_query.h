@@ -20,15 +20,19 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "analytics/clickhouse/clickhouse_cell_actors.h"
 #include "analytics/clickhouse/sql_executor.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 
 namespace cohort::analytics::clickhouse {
 
+// With `cells` (drill-down), also the page of a variant's exposed (column 0) or converted
+// (column 1) actors.
 // `table` holds the schema's events ("events" or "db.events"), written into the SQL as is.
 [[nodiscard]] absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query,
-                                                             SqlExecutor& executor,
-                                                             const std::string& table);
+                                                             SqlExecutor& sql,
+                                                             const std::string& table,
+                                                             CellActorsRequest* cells = nullptr);
 
 }  // namespace cohort::analytics::clickhouse

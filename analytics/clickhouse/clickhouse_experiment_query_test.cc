@@ -37,10 +37,12 @@ TEST_F(ClickHouseExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
   constexpr uint32_t kSeeds = 12;
   constexpr int kQueries = 8;
   int compared = 0, errors = 0, refused = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   int two_arms = 0, tested = 0, welch = 0, adjusted = 0, always_valid = 0, lifted = 0,
       with_multiple = 0, mean_with_variance = 0;
   for (uint32_t seed = 1; seed <= kSeeds; ++seed) {
     std::mt19937 rng(seed);
+    std::mt19937 drill_rng(seed + 1000);  // cells drawn apart, so the queries stay the same
     analytics::testing::RandomEventsOptions options;
     options.project = absl::StrCat("experiment-", seed);
     std::vector<Event> events = analytics::testing::ExperimentEvents(seed, options);
@@ -71,6 +73,7 @@ TEST_F(ClickHouseExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
         const auto& want = std::get<ExperimentResult>(*expected);
         ASSERT_EQ(*got, want) << where << "\ngot  " << Describe(*got) << "\nwant "
                               << Describe(want);
+        drilled += ExpectDrillDownAgrees(query, reference, drill_rng);
         if (want.variants.size() >= 2) ++two_arms;
         if (want.multiple_exposures > 0) ++with_multiple;
         for (const VariantResult& v : want.variants) {
@@ -91,6 +94,8 @@ TEST_F(ClickHouseExperimentQueryTest, AgreesWithTheReferenceOnRandomData) {
       EngineName(), compared, errors, refused, two_arms, tested, welch, adjusted, always_valid,
       lifted, with_multiple, mean_with_variance);
   EXPECT_EQ(compared, static_cast<int>(kSeeds) * 2 * kQueries);
+  std::printf("%s: %d drill-down cells compared\n", EngineName(), drilled);
+  EXPECT_GT(drilled, 0);
   EXPECT_GT(two_arms, 100);
   EXPECT_GT(tested, 100);
   EXPECT_GT(welch, 30);

@@ -53,18 +53,18 @@ std::string EventsSql(const FunnelQuery& query, const std::string& table, bool w
 }
 
 // Ordered and strict: one row per actor with a candidate: the reached steps' times ("t1,t2,..."),
-// the best candidate's group-by columns, and 0. One subquery level per step, each reading the
-// previous one's positions as columns: chained aliases in one SELECT are expanded by current
-// engines' analyzers into expressions exponential in the steps. Lambdas read the columns they
-// capture also outside lambdas, up to the outermost SELECT (the select lists, and f_keep), or
-// 18.16 drops them from the subqueries ("Unknown identifier").
-std::string OrderedSql(const FunnelQuery& query, const std::string& table) {
+// the best candidate's group-by columns, 0, and with `with_actor` the actor. One subquery level per
+// step, each reading the previous one's positions as columns: chained aliases in one SELECT are
+// expanded by current engines' analyzers into expressions exponential in the steps. Lambdas read
+// the columns they capture also outside lambdas, up to the outermost SELECT (the select lists, and
+// f_keep), or 18.16 drops them from the subqueries ("Unknown identifier").
+std::string OrderedSql(const FunnelQuery& query, const std::string& table, bool with_actor) {
   const bool strict = query.order == FunnelOrder::kStrict;
   const size_t k = query.steps.size();
-  constexpr char kCarried[] = "f_ev, f_ts, f_ms, f_as, f_ix, f_p0";
+  constexpr char kCarried[] = "f_actor, f_ev, f_ts, f_ms, f_as, f_ix, f_p0";
   // Per actor: its events; the candidates' positions (f_p0) and each chain's times so far.
   std::string sql = absl::StrCat(
-      "SELECT f_ev, arrayMap(x -> tupleElement(x, 1), f_ev) AS f_ts, "
+      "SELECT f_actor, f_ev, arrayMap(x -> tupleElement(x, 1), f_ev) AS f_ts, "
       "arrayMap(x -> tupleElement(x, 5), f_ev) AS f_ms, "
       "arrayMap(x -> tupleElement(x, 6), f_ev) AS f_as, arrayEnumerate(f_ev) AS f_ix, "
       "arrayFilter(i -> bitAnd(f_ms[i], 1) != 0 AND f_ts[i] >= ",
@@ -95,8 +95,9 @@ std::string OrderedSql(const FunnelQuery& query, const std::string& table) {
       "SELECT arrayStringConcat(arrayMap(t -> toString(t), ", "f_tt", k - 1,
       "[f_b]), ',') AS f_times, tupleElement(f_ev[f_p0[f_b]], 7) AS f_k, "
       "tupleElement(f_ev[f_p0[f_b]], 8) AS f_s, tupleElement(f_ev[f_p0[f_b]], 9) AS f_n, "
-      "ignore(f_ts, f_ms, f_as, f_ix) AS f_keep FROM (SELECT ",
-      kCarried, ", f_tt", k - 1, ", arrayMap(t -> length(t), f_tt", k - 1,
+      "ignore(f_ts, f_ms, f_as, f_ix) AS f_keep",
+      with_actor ? ", f_actor" : "", " FROM (SELECT ", kCarried, ", f_tt", k - 1,
+      ", arrayMap(t -> length(t), f_tt", k - 1,
       ") AS f_len, arrayReduce('max', f_len) AS f_max, arrayFirstIndex(l -> l = f_max, f_len) AS "
       "f_b FROM (",
       sql, ") AS f_last) AS f_best");
@@ -130,7 +131,7 @@ class Labels {
 }  // namespace
 
 absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, SqlExecutor& executor,
-                                       const std::string& table) {
+                                       const std::string& table, CellActorsRequest* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return calendar.status();
@@ -148,9 +149,17 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, SqlExecutor& ex
   Labels labels;
   std::vector<FunnelEntry> entries;
   std::vector<int64_t> gaps;
-  auto add = [&](const FunnelProgress& progress) {
+  // With a drill-down, each entry's actor (FunnelEntry::actor indexes this).
+  const bool drill = cells != nullptr;
+  std::vector<std::string> actors;
+  auto add = [&](const FunnelProgress& progress, const std::string& actor) {
     if (progress.times.empty()) return;
-    entries.push_back({0, progress.times.size(), gaps.size(), progress.label});
+    uint32_t id = 0;
+    if (drill) {
+      id = static_cast<uint32_t>(actors.size());
+      actors.push_back(actor);
+    }
+    entries.push_back({id, progress.times.size(), gaps.size(), progress.label});
     for (size_t j = 1; j < progress.times.size(); ++j) {
       gaps.push_back(progress.times[j] - progress.times[j - 1]);
     }
@@ -180,15 +189,16 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, SqlExecutor& ex
       events.active.push_back(false);  // read by strict funnels only
       events.label.push_back(label);
       if (r + 1 == rows->size() || (*rows)[r + 1][0] != row[0]) {
-        add(unordered.Best(events));
+        add(unordered.Best(events), row[0]);
         events.Clear();
       }
     }
   } else {
     absl::StatusOr<std::string> answer =
-        executor.Query(OrderedSql(query, table), Format::kTabSeparated);
+        executor.Query(OrderedSql(query, table, drill), Format::kTabSeparated);
     if (!answer.ok()) return answer.status();
-    absl::StatusOr<std::vector<std::vector<std::string>>> rows = ParseTsvRows(*answer, 5);
+    absl::StatusOr<std::vector<std::vector<std::string>>> rows =
+        ParseTsvRows(*answer, drill ? 6 : 5);
     if (!rows.ok()) return rows.status();
     for (const std::vector<std::string>& row : *rows) {
       FunnelProgress progress;
@@ -200,11 +210,26 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, SqlExecutor& ex
         if (!id.ok()) return id.status();
         progress.label = *id;
       }
-      add(progress);
+      add(progress, drill ? row[5] : std::string());
     }
   }
 
-  return BuildFunnelResult(query, entries, gaps, labels.labels());
+  if (!drill) return BuildFunnelResult(query, entries, gaps, labels.labels());
+  // The actors of the target row that reached the target step.
+  std::vector<std::string> reached;
+  const CellRef target = cells->cell();
+  FunnelResult result =
+      BuildFunnelResult(query, entries, gaps, labels.labels(),
+                        [&](int row, const std::vector<const FunnelEntry*>& members) {
+                          if (row != target.row || target.column < 0) return;
+                          for (const FunnelEntry* entry : members) {
+                            if (entry->reach > static_cast<size_t>(target.column)) {
+                              reached.push_back(actors[entry->actor]);
+                            }
+                          }
+                        });
+  cells->TakeActors(std::move(reached));
+  return result;
 }
 
 }  // namespace cohort::analytics::clickhouse

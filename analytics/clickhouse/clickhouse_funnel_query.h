@@ -22,15 +22,18 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "analytics/clickhouse/clickhouse_cell_actors.h"
 #include "analytics/clickhouse/sql_executor.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 
 namespace cohort::analytics::clickhouse {
 
+// With `cells` (drill-down), also the page of the actors of a group (row -1: all) that reached
+// step cells->cell().column.
 // `table` holds the schema's events ("events" or "db.events"), written into the SQL as is.
-[[nodiscard]] absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query,
-                                                     SqlExecutor& executor,
-                                                     const std::string& table);
+[[nodiscard]] absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, SqlExecutor& sql,
+                                                     const std::string& table,
+                                                     CellActorsRequest* cells = nullptr);
 
 }  // namespace cohort::analytics::clickhouse

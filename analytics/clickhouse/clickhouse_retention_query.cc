@@ -18,9 +18,10 @@ namespace {
 
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
-// Per cohort actor: t0 and its distinct return day numbers ("1,3"), each in 1..last_day + 1.
+// Per cohort actor: t0 and its distinct return day numbers ("1,3"), each in 1..last_day + 1, and
+// with `with_actor` the actor.
 std::string RetentionSql(const RetentionQuery& query, const std::string& table,
-                         const Calendar& calendar, int last_day) {
+                         const Calendar& calendar, int last_day, bool with_actor) {
   const QueryScope& scope = query.scope;
   const bool is_new = query.start.event_type == kNewUserEvent;
   EventSelector start = query.start;
@@ -42,8 +43,10 @@ std::string RetentionSql(const RetentionQuery& query, const std::string& table,
       is_new ? "if(r_first > 0 AND tupleElement(r_ev[r_first], 5) = 1, r_first, 0)"
              : "arrayFirstIndex(x -> tupleElement(x, 5) = 1, r_ev)";
   return absl::StrCat(
-      "SELECT r_t0, arrayStringConcat(arrayMap(n -> toString(n), r_days), ',') AS r_list FROM ("
-      "SELECT r_ev, arrayFirstIndex(x -> tupleElement(x, 7) = 1, r_ev) AS r_first, ",
+      "SELECT r_t0, arrayStringConcat(arrayMap(n -> toString(n), r_days), ',') AS r_list",
+      with_actor ? ", r_actor" : "",
+      " FROM (SELECT r_actor, r_ev, arrayFirstIndex(x -> tupleElement(x, 7) = 1, r_ev) AS "
+      "r_first, ",
       start_index, " AS r_s, tupleElement(r_ev[r_s], 1) AS r_t0, ",
       "arrayDistinct(arrayFilter(n -> n >= 1, arrayMap((x, i) -> if(i = r_s OR "
       "tupleElement(x, 6) = 0 OR tupleElement(x, 1) < r_t0, toInt64(0), least(",
@@ -71,7 +74,7 @@ struct RowCells {
 }  // namespace
 
 absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, SqlExecutor& executor,
-                                             const std::string& table) {
+                                             const std::string& table, CellActorsRequest* cells) {
   absl::StatusOr<Calendar> calendar = Calendar::Load(query.scope.time_zone);
   if (!calendar.ok()) return calendar.status();
   absl::Status supported = CheckSelectorSupported(query.start, "start");
@@ -82,11 +85,14 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, SqlExe
   const std::vector<std::pair<int, int>> spans = RetentionSpans(query);
   const int last_day = RetentionLastDay(spans);
 
+  const bool drill = cells != nullptr;
   absl::StatusOr<std::string> answer =
-      executor.Query(RetentionSql(query, table, *calendar, last_day), Format::kTabSeparated);
+      executor.Query(RetentionSql(query, table, *calendar, last_day, drill), Format::kTabSeparated);
   if (!answer.ok()) return answer.status();
-  absl::StatusOr<std::vector<std::vector<std::string>>> rows = ParseTsvRows(*answer, 2);
+  absl::StatusOr<std::vector<std::vector<std::string>>> rows = ParseTsvRows(*answer, drill ? 3 : 2);
   if (!rows.ok()) return rows.status();
+  // Drill-down: the target column's actors with their cohort day; the row is picked at the end.
+  std::vector<std::pair<int64_t, std::string>> column_actors;
 
   std::map<int64_t, RowCells> by_day;  // cohort day start → cells
   RowCells total;
@@ -102,10 +108,12 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, SqlExe
       if (query.days == RetentionDays::kRolling) return *t0 + (n + 1) * kDayMs;
       return calendar->DayStart(day0 + n + 1);
     };
-    auto [it, inserted] = by_day.try_emplace(calendar->DayStart(day0));
+    const int64_t cohort_day = calendar->DayStart(day0);
+    auto [it, inserted] = by_day.try_emplace(cohort_day);
     RowCells& cohort = it->second;
     if (inserted) cohort.cells.resize(spans.size());
-    for (RowCells* cells : {&cohort, &total}) ++cells->size;
+    for (RowCells* sums : {&cohort, &total}) ++sums->size;
+    if (drill && cells->cell().column == 0) column_actors.emplace_back(cohort_day, row[2]);
     for (size_t c = 0; c < spans.size(); ++c) {
       auto [first, last] = spans[c];
       const bool complete = day_end(last) <= query.as_of_ms;
@@ -113,14 +121,17 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, SqlExe
       for (int64_t n : *days) {
         retained |= n >= first && (query.mode == RetentionMode::kUnbounded || n <= last);
       }
-      for (RowCells* cells : {&cohort, &total}) {
-        RetentionCell& cell = cells->cells[c];
+      for (RowCells* sums : {&cohort, &total}) {
+        RetentionCell& cell = sums->cells[c];
         if (!complete) {
           cell.incomplete = true;
           continue;
         }
         ++cell.out_of;
         cell.count += retained;
+      }
+      if (drill && complete && retained && cells->cell().column == static_cast<int>(c) + 1) {
+        column_actors.emplace_back(cohort_day, row[2]);
       }
     }
   }
@@ -130,6 +141,16 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, SqlExe
     result.rows.push_back(RetentionRow{cohort_day, cells.size, std::move(cells.cells)});
   }
   result.total = RetentionRow{0, total.size, std::move(total.cells)};
+  if (drill) {
+    const int r = cells->cell().row;
+    std::vector<std::string> actors;
+    if (r == -1 || (r >= 0 && static_cast<size_t>(r) < result.rows.size())) {
+      for (auto& [cohort_day, actor] : column_actors) {
+        if (r == -1 || cohort_day == result.rows[r].cohort_day) actors.push_back(std::move(actor));
+      }
+    }
+    cells->TakeActors(std::move(actors));
+  }
   return result;
 }
 

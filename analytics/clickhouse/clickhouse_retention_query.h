@@ -20,16 +20,20 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "analytics/clickhouse/clickhouse_cell_actors.h"
 #include "analytics/clickhouse/sql_executor.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 
 namespace cohort::analytics::clickhouse {
 
+// With `cells` (drill-down), also the page of a row's (or, row -1, the total's) cohort
+// (column 0) or the retained actors of its cells[column - 1].
 // `table` holds the schema's events ("events" or "db.events"), written into the SQL as is.
 // Brackets must be well-formed (query_json.h validates them).
 [[nodiscard]] absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query,
-                                                           SqlExecutor& executor,
-                                                           const std::string& table);
+                                                           SqlExecutor& sql,
+                                                           const std::string& table,
+                                                           CellActorsRequest* cells = nullptr);
 
 }  // namespace cohort::analytics::clickhouse

@@ -30,9 +30,11 @@ TEST_F(ClickHouseRetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
   constexpr uint32_t kSeeds = 10;
   constexpr int kQueries = 10;
   int compared = 0, refused = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   int64_t retained = 0, complete = 0, incomplete_cells = 0, cohorts = 0;
   for (uint32_t seed = 1; seed <= kSeeds; ++seed) {
     std::mt19937 rng(seed);
+    std::mt19937 drill_rng(seed + 1000);  // cells drawn apart, so the queries stay the same
     analytics::testing::RandomEventsOptions options;
     options.project = absl::StrCat("retention-", seed);
     std::vector<Event> events = analytics::testing::RandomEvents(seed, options);
@@ -59,6 +61,7 @@ TEST_F(ClickHouseRetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
                               << static_cast<int>(reduced.mode) << " days "
                               << static_cast<int>(reduced.days) << " identity "
                               << static_cast<int>(identity);
+        drilled += ExpectDrillDownAgrees(reduced, reference, drill_rng);
         ++compared;
         cohorts += want.total.size;
         for (const RetentionCell& cell : want.total.cells) {
@@ -76,6 +79,8 @@ TEST_F(ClickHouseRetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
       static_cast<long long>(retained), static_cast<long long>(complete),
       static_cast<long long>(incomplete_cells));
   EXPECT_EQ(compared, static_cast<int>(kSeeds) * 2 * kQueries);
+  std::printf("%s: %d drill-down cells compared\n", EngineName(), drilled);
+  EXPECT_GT(drilled, 0);
   EXPECT_GT(refused, 30);
   EXPECT_GT(cohorts, 1000);
   EXPECT_GT(retained, 700);

@@ -132,7 +132,8 @@ absl::StatusOr<Labels> ListLabels(const SegmentationQuery& query, SqlExecutor& s
 }  // namespace
 
 absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& query, SqlExecutor& sql,
-                                                   const std::string& table) {
+                                                   const std::string& table,
+                                                   CellActorsRequest* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = ScopeCalendar(scope);
   if (!calendar.ok()) return calendar.status();
@@ -279,6 +280,27 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
   std::vector<std::string> names;
   for (uint32_t group : groups) names.push_back(labels.labels[group - 1]);
   if (has_other) names.push_back(kOtherGroup);
+
+  // Drill-down: row = series × group (groups, then "(other)": the labels of no group).
+  if (cells != nullptr && !buckets.empty() && series_count > 0 && cells->cell().row >= 0 &&
+      static_cast<size_t>(cells->cell().row) < series_count * names.size()) {
+    const size_t s = static_cast<size_t>(cells->cell().row) / names.size();
+    const size_t g = static_cast<size_t>(cells->cell().row) % names.size();
+    std::string label_condition;
+    if (g < groups.size()) {
+      label_condition = absl::StrCat("label = ", groups[g]);
+    } else {
+      std::vector<std::string> top;
+      for (uint32_t group : groups) top.push_back(absl::StrCat(group));
+      label_condition =
+          top.empty() ? "1" : absl::StrCat("label NOT IN (", absl::StrJoin(top, ", "), ")");
+    }
+    absl::Status st = cells->FetchPage(
+        sql, absl::StrCat("SELECT actor FROM ", cells_sql(labels.label_sql),
+                          " AS per_series ARRAY JOIN cells AS cell WHERE series = ", s + 1, " AND ",
+                          label_condition, " AND cell = ", cells->cell().column + 1));
+    if (!st.ok()) return st;
+  }
 
   auto value = [&](const Cell& cell) -> Number {
     return static_cast<double>(cell.Value(query.metric));

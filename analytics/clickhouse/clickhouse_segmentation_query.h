@@ -15,18 +15,21 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "analytics/clickhouse/clickhouse_cell_actors.h"
 #include "analytics/clickhouse/sql_executor.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 
 namespace cohort::analytics::clickhouse {
 
+// With `cells` (drill-down), also the page of the actors of one event series row (series of
+// the result; formulas have none) in bucket cells->cell().column, or -1 for the range total.
 // Errors: kInvalidArgument naming "time_zone" for a zone not in the tz database, or
 // "formulas[i]" for a formula that does not parse; kUnimplemented for a user-property filter or
 // group-by (not supported by the ClickHouse backend yet); the executor's errors (sql_executor.h);
 // kInternal for an answer that does not parse.
-[[nodiscard]] absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& query,
-                                                                 SqlExecutor& sql,
-                                                                 const std::string& table);
+[[nodiscard]] absl::StatusOr<SegmentationResult> RunSegmentation(
+    const SegmentationQuery& query, SqlExecutor& sql, const std::string& table,
+    CellActorsRequest* cells = nullptr);
 
 }  // namespace cohort::analytics::clickhouse

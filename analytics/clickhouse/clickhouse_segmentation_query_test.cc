@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -29,8 +30,10 @@ using SegmentationQueryTest = testing::ClickHouseQueryTest;
 
 TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
   int compared = 0, nonzero = 0, with_other = 0, with_null = 0, refused = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 10; ++seed) {
     std::mt19937 rng(seed);
+    std::mt19937 drill_rng(seed + 1000);  // cells drawn apart, so the queries stay the same
     analytics::testing::RandomEventsOptions options;
     options.project = absl::StrCat("segmentation", seed);
     std::vector<Event> events = analytics::testing::RandomEvents(seed, options);
@@ -55,6 +58,7 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
                               << Describe(query) << "clickhouse:\n"
                               << Describe(*got) << "reference:\n"
                               << Describe(want);
+        drilled += ExpectDrillDownAgrees(query, reference, drill_rng);
         ++compared;
         for (const Series& s : want.series) {
           if (s.total && *s.total > 0) ++nonzero;
@@ -65,6 +69,8 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 10 * 2 * 4);
+  std::printf("%s: %d drill-down cells compared\n", EngineName(), drilled);
+  EXPECT_GT(drilled, 0);
   // The random queries reach the interesting cases.
   EXPECT_GT(nonzero, compared);
   EXPECT_GT(with_other, 10);

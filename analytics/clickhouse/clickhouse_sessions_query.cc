@@ -16,37 +16,38 @@ Number Average(int64_t sum_ms, int64_t count) {
   return static_cast<double>(sum_ms) / (1000.0 * static_cast<double>(count));
 }
 
-// (start_ms, end_ms) of every session of every actor, at any time.
+// (actor, start_ms, end_ms) of every session of every actor, at any time.
 std::string SessionsSql(const SessionsQuery& query, const std::string& table) {
   const std::string events = DedupedEventsSql(table, query.scope);
   const std::string active = ActiveSql(query.scope);
-  std::string explicit_sessions = absl::StrCat(
-      "SELECT min(time_ms) AS start_ms, max(time_ms) AS end_ms FROM ", events, " AS e WHERE ",
-      active, " AND has_session = 1 AND session_id >= 0 GROUP BY actor, session_id");
+  std::string explicit_sessions =
+      absl::StrCat("SELECT actor, min(time_ms) AS start_ms, max(time_ms) AS end_ms FROM ", events,
+                   " AS e WHERE ", active,
+                   " AND has_session = 1 AND session_id >= 0 GROUP BY actor, session_id");
   // Per actor: its times in order; a session starts at the first and after every gap over the
   // timeout, and ends where the next one starts.
   std::string times =
       absl::StrCat("SELECT actor, arraySort(groupArray(time_ms)) AS times FROM ", events,
                    " AS e WHERE ", active, " AND has_session = 0 GROUP BY actor");
-  std::string starts =
-      absl::StrCat("SELECT times, arrayMap((gap, i) -> i = 1 OR gap > ", SqlInt(query.timeout_ms),
-                   ", arrayDifference(times), arrayEnumerate(times)) AS is_start FROM (", times,
-                   ") AS actor_times");
+  std::string starts = absl::StrCat(
+      "SELECT actor, times, arrayMap((gap, i) -> i = 1 OR gap > ", SqlInt(query.timeout_ms),
+      ", arrayDifference(times), arrayEnumerate(times)) AS is_start FROM (", times,
+      ") AS actor_times");
   std::string bounds = absl::StrCat(
-      "SELECT arrayFilter((t, s) -> s, times, is_start) AS starts, arrayFilter((t, s) -> s, "
+      "SELECT actor, arrayFilter((t, s) -> s, times, is_start) AS starts, arrayFilter((t, s) -> s, "
       "times, arrayPushBack(arrayPopFront(is_start), 1)) AS ends FROM (",
       starts, ") AS actor_starts");
   std::string implicit_sessions =
-      absl::StrCat("SELECT start_ms, end_ms FROM (", bounds,
+      absl::StrCat("SELECT actor, start_ms, end_ms FROM (", bounds,
                    ") AS actor_bounds ARRAY JOIN starts AS start_ms, ends AS end_ms");
-  return absl::StrCat("(SELECT start_ms, end_ms FROM (", explicit_sessions,
+  return absl::StrCat("(SELECT actor, start_ms, end_ms FROM (", explicit_sessions,
                       ") AS explicit_sessions UNION ALL ", implicit_sessions, ")");
 }
 
 }  // namespace
 
 absl::StatusOr<SessionsResult> RunSessions(const SessionsQuery& query, SqlExecutor& sql,
-                                           const std::string& table) {
+                                           const std::string& table, CellActorsRequest* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = ScopeCalendar(scope);
   if (!calendar.ok()) return calendar.status();
@@ -85,6 +86,16 @@ absl::StatusOr<SessionsResult> RunSessions(const SessionsQuery& query, SqlExecut
       result.counts[b] += row[2];
       result.histogram[b][static_cast<size_t>(row[1])] += row[2];
       sum_ms[b] += row[3];
+    }
+    // Drill-down: the actors whose sessions start in the bucket.
+    if (cells != nullptr && cells->cell().column >= 0 &&
+        static_cast<size_t>(cells->cell().column) < n) {
+      absl::Status st =
+          cells->FetchPage(sql, absl::StrCat("SELECT actor FROM ", SessionsSql(query, table),
+                                             " AS sessions WHERE ", InRangeSql(scope, "start_ms"),
+                                             " AND ", BucketIndexSql(result.buckets, "start_ms"),
+                                             " = ", cells->cell().column + 1));
+      if (!st.ok()) return st;
     }
   }
   for (size_t b = 0; b < n; ++b) {

@@ -12,17 +12,20 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "analytics/clickhouse/clickhouse_cell_actors.h"
 #include "analytics/clickhouse/sql_executor.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
 
 namespace cohort::analytics::clickhouse {
 
+// With `cells` (drill-down), also the page of the actors whose sessions start in bucket
+// cells->cell().column.
 // query.length_buckets_s must ascend (query_json.h validates it). Errors: kInvalidArgument naming
 // "time_zone" for a zone not in the tz database; the executor's errors (sql_executor.h); kInternal
 // for an answer that does not parse.
 [[nodiscard]] absl::StatusOr<SessionsResult> RunSessions(const SessionsQuery& query,
-                                                         SqlExecutor& sql,
-                                                         const std::string& table);
+                                                         SqlExecutor& sql, const std::string& table,
+                                                         CellActorsRequest* cells = nullptr);
 
 }  // namespace cohort::analytics::clickhouse

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <optional>
 #include <random>
 
@@ -25,9 +26,11 @@ using SessionsQueryTest = testing::ClickHouseQueryTest;
 
 TEST_F(SessionsQueryTest, AgreesWithTheReferenceOnRandomData) {
   int compared = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   int64_t sessions = 0, with_length = 0, multi_bucket = 0;
   for (uint32_t seed = 1; seed <= 12; ++seed) {
     std::mt19937 rng(seed);
+    std::mt19937 drill_rng(seed + 1000);  // cells drawn apart, so the queries stay the same
     analytics::testing::RandomEventsOptions options;
     options.project = absl::StrCat("sessions", seed);
     std::vector<Event> events = analytics::testing::SessionsEvents(seed, options);
@@ -46,6 +49,7 @@ TEST_F(SessionsQueryTest, AgreesWithTheReferenceOnRandomData) {
                               << IntervalName(query.interval) << " timeout " << query.timeout_ms
                               << " identity " << static_cast<int>(identity) << " on "
                               << EngineName();
+        drilled += ExpectDrillDownAgrees(query, reference, drill_rng);
         ++compared;
         sessions += want.total_count;
         if (want.total_average_length_s.value_or(0) > 0) ++with_length;
@@ -56,6 +60,8 @@ TEST_F(SessionsQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 12 * 2 * 4);
+  std::printf("%s: %d drill-down cells compared\n", EngineName(), drilled);
+  EXPECT_GT(drilled, 0);
   // The data exercised what matters: many sessions, lengths > 0, several buckets.
   EXPECT_GT(sessions, 2'000);
   EXPECT_GT(with_length, compared / 2);

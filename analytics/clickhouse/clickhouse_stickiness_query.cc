@@ -9,7 +9,7 @@
 namespace cohort::analytics::clickhouse {
 
 absl::StatusOr<StickinessResult> RunStickiness(const StickinessQuery& query, SqlExecutor& sql,
-                                               const std::string& table) {
+                                               const std::string& table, CellActorsRequest* cells) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = ScopeCalendar(scope);
   if (!calendar.ok()) return calendar.status();
@@ -20,8 +20,11 @@ absl::StatusOr<StickinessResult> RunStickiness(const StickinessQuery& query, Sql
   if (result.days.empty()) return result;
 
   // DAU: active actors per day clipped to the range; MAU: the 30 calendar days ending on it.
+  // Drill-down into row -1: the day's active actors, DAU's bucket.
+  const bool drill_day = cells != nullptr && cells->cell().row == -1;
   ActiveUsersQuery daily{scope, ActiveUsersMetric::kActive, Interval::kDay};
-  absl::StatusOr<ActiveUsersResult> dau = RunActiveUsers(daily, sql, table);
+  absl::StatusOr<ActiveUsersResult> dau =
+      RunActiveUsers(daily, sql, table, drill_day ? cells : nullptr);
   if (!dau.ok()) return dau.status();
   ActiveUsersQuery monthly{scope, ActiveUsersMetric::kRolling30, Interval::kDay};
   absl::StatusOr<ActiveUsersResult> mau = RunActiveUsers(monthly, sql, table);
@@ -43,11 +46,13 @@ absl::StatusOr<StickinessResult> RunStickiness(const StickinessQuery& query, Sql
   if (defined > 0) result.mean_dau_over_mau = sum / defined;
 
   // Per (actor, week): its distinct active days in the range; then actors per (week, days).
-  std::string statement = absl::StrCat(
-      "SELECT week, days, count() FROM (SELECT actor, ", BucketIndexSql(result.weeks, "time_ms"),
-      " AS week, uniqExact(", BucketIndexSql(result.days, "time_ms"), ") AS days FROM ",
-      DedupedEventsSql(table, scope), " AS e WHERE ", ActiveSql(scope), " AND ",
-      InRangeSql(scope, "time_ms"), " GROUP BY actor, week) AS per_week GROUP BY week, days");
+  const std::string per_week = absl::StrCat(
+      "SELECT actor, ", BucketIndexSql(result.weeks, "time_ms"), " AS week, uniqExact(",
+      BucketIndexSql(result.days, "time_ms"), ") AS days FROM ", DedupedEventsSql(table, scope),
+      " AS e WHERE ", ActiveSql(scope), " AND ", InRangeSql(scope, "time_ms"),
+      " GROUP BY actor, week");
+  std::string statement = absl::StrCat("SELECT week, days, count() FROM (", per_week,
+                                       ") AS per_week GROUP BY week, days");
   absl::StatusOr<std::string> tsv = sql.Query(statement, Format::kTabSeparated);
   if (!tsv.ok()) return tsv.status();
   absl::StatusOr<std::vector<std::vector<int64_t>>> rows = ParseIntRows(*tsv, 3);
@@ -59,6 +64,13 @@ absl::StatusOr<StickinessResult> RunStickiness(const StickinessQuery& query, Sql
           absl::StrCat("stickiness: ClickHouse answered week ", week, " with ", days, " days"));
     }
     result.days_active_per_week[week - 1][days - 1] = row[2];
+  }
+  if (cells != nullptr && !drill_day) {
+    absl::Status st =
+        cells->FetchPage(sql, absl::StrCat("SELECT actor FROM (", per_week,
+                                           ") AS per_week WHERE week = ", cells->cell().row + 1,
+                                           " AND days = ", cells->cell().column + 1));
+    if (!st.ok()) return st;
   }
   return result;
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -21,8 +22,10 @@ constexpr int64_t kDay = 86'400'000;
 
 TEST_F(StickinessQueryTest, AgreesWithTheReferenceOnRandomData) {
   int compared = 0, with_ratios = 0, with_weeks = 0;
+  int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 10; ++seed) {
     std::mt19937 rng(seed);
+    std::mt19937 drill_rng(seed + 1000);  // cells drawn apart, so the queries stay the same
     analytics::testing::RandomEventsOptions options;
     options.project = absl::StrCat("sticky", seed);
     std::vector<Event> events = analytics::testing::StickinessEvents(seed, options);
@@ -38,6 +41,7 @@ TEST_F(StickinessQueryTest, AgreesWithTheReferenceOnRandomData) {
         ASSERT_EQ(*got, std::get<StickinessResult>(*expected))
             << "seed " << seed << " query " << q << " zone " << query.scope.time_zone << " on "
             << EngineName();
+        drilled += ExpectDrillDownAgrees(query, reference, drill_rng);
         ++compared;
         with_ratios += got->mean_dau_over_mau.has_value();
         for (const auto& week : got->days_active_per_week) {
@@ -47,6 +51,8 @@ TEST_F(StickinessQueryTest, AgreesWithTheReferenceOnRandomData) {
     }
   }
   EXPECT_EQ(compared, 10 * 2 * 3);
+  std::printf("%s: %d drill-down cells compared\n", EngineName(), drilled);
+  EXPECT_GT(drilled, 0);
   EXPECT_GT(with_ratios, compared / 2);  // the data exercises the ratios and the week counts
   EXPECT_GT(with_weeks, 10);
 }

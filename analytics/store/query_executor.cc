@@ -6,7 +6,7 @@
 #include <variant>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
+#include "analytics/model/drill_down.h"
 #include "analytics/store/active_users_query.h"
 #include "analytics/store/experiment_query.h"
 #include "analytics/store/funnel_query.h"
@@ -17,40 +17,6 @@
 
 namespace cohort::analytics::store {
 namespace {
-
-bool InRange(int i, size_t n) { return i >= 0 && static_cast<size_t>(i) < n; }
-
-// Whether `result` (of `query`) has the cell `cell` (query.h, CellRef).
-bool HasCell(const Query& query, const Result& result, CellRef cell) {
-  return std::visit(
-      [&](const auto& r) -> bool {
-        using R = std::decay_t<decltype(r)>;
-        if constexpr (std::is_same_v<R, SegmentationResult>) {
-          const auto& q = std::get<SegmentationQuery>(query);
-          const size_t per_group = q.events.size() + q.formulas.size();
-          const size_t groups = per_group == 0 ? 0 : r.series.size() / per_group;
-          return InRange(cell.row, q.events.size() * groups) &&
-                 (cell.column == -1 || InRange(cell.column, r.buckets.size()));
-        } else if constexpr (std::is_same_v<R, ActiveUsersResult> ||
-                             std::is_same_v<R, SessionsResult>) {
-          return InRange(cell.column, r.buckets.size());
-        } else if constexpr (std::is_same_v<R, StickinessResult>) {
-          if (cell.row == -1) return InRange(cell.column, r.days.size());
-          return InRange(cell.row, r.weeks.size()) && InRange(cell.column, 7);
-        } else if constexpr (std::is_same_v<R, RetentionResult>) {
-          if (cell.row != -1 && !InRange(cell.row, r.rows.size())) return false;
-          const RetentionRow& row = cell.row == -1 ? r.total : r.rows[cell.row];
-          return InRange(cell.column, row.cells.size() + 1);
-        } else if constexpr (std::is_same_v<R, FunnelResult>) {
-          return (cell.row == -1 || InRange(cell.row, r.groups.size())) &&
-                 InRange(cell.column, r.all.steps.size());
-        } else {
-          static_assert(std::is_same_v<R, ExperimentResult>);
-          return InRange(cell.row, r.variants.size()) && InRange(cell.column, 2);
-        }
-      },
-      result);
-}
 
 template <typename T>
 absl::StatusOr<Result> Wrap(absl::StatusOr<T> result) {
@@ -86,32 +52,15 @@ absl::StatusOr<Result> Execute(const Query& query, const ActorView& view, CellCo
 
 absl::StatusOr<ActorsPage> DrillDown(const Query& query, const ActorView& view, CellRef cell,
                                      const std::string& after, int limit) {
-  if (limit < 1) return absl::InvalidArgumentError("limit: must be at least 1");
-  // Active users and sessions address their cells by column alone.
-  const bool by_column = std::holds_alternative<ActiveUsersQuery>(query) ||
-                         std::holds_alternative<SessionsQuery>(query);
-  CellCollector cells(CellRef{by_column ? -1 : cell.row, cell.column});
+  if (absl::Status st = CheckPageLimit(limit); !st.ok()) return st;
+  CellCollector cells(NormalizedCell(query, cell));
   absl::StatusOr<Result> result = Execute(query, view, &cells);
   if (!result.ok()) return result.status();
-  if (!HasCell(query, *result, cells.target())) {
-    return absl::InvalidArgumentError(absl::StrCat("cell: the result has no cell (row ", cell.row,
-                                                   ", column ", cell.column, ")"));
-  }
-  std::vector<const std::string*> ids;
-  for (uint32_t a : cells.Actors()) ids.push_back(&view.actor_id(a));
-  std::sort(ids.begin(), ids.end(),
-            [](const std::string* x, const std::string* y) { return *x < *y; });
-  ActorsPage page;
-  auto it = std::upper_bound(ids.begin(), ids.end(), after,
-                             [](const std::string& a, const std::string* id) { return a < *id; });
-  for (; it != ids.end(); ++it) {
-    if (static_cast<int>(page.actors.size()) == limit) {
-      page.more = true;
-      break;
-    }
-    page.actors.push_back(**it);
-  }
-  return page;
+  if (!ResultHasCell(query, *result, cells.target())) return NoSuchCellError(cell);
+  std::vector<std::string> ids;
+  for (uint32_t a : cells.Actors()) ids.push_back(view.actor_id(a));
+  std::sort(ids.begin(), ids.end());
+  return PageOfSortedActors(ids, after, limit);
 }
 
 }  // namespace cohort::analytics::store

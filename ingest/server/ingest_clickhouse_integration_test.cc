@@ -1,7 +1,7 @@
 // cohort-ingest with `storage: clickhouse` against a real ClickHouse (Debian's 18.16, started by
 // the test): events acknowledged over the Amplitude API reach the server through the store sink,
 // and the query API answers from it — the same answers the embedded store gives, cached by data
-// version; drill-down is refused with 501 on this backend.
+// version; drill-down pages the actors behind a number from ClickHouse.
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -110,8 +110,23 @@ TEST(IngestClickHouseTest, AcknowledgedEventsAreStoredInClickHouseAndAnswered) {
   EXPECT_EQ(json::parse(repeat.body)["dataVersion"], json::parse(settled.body)["dataVersion"]);
   EXPECT_EQ(json::parse(repeat.body)["result"], answer["result"]);
 
-  TestResponse drill = post("/v1/actors", {{"query", segmentation}, {"cell", {{"column", 0}}}});
-  EXPECT_EQ(drill.status, 501) << drill.body;
+  // Drill-down: the actors behind the range total, a page at a time.
+  TestResponse page1 =
+      post("/v1/actors",
+           {{"query", segmentation}, {"cell", {{"row", 0}, {"column", -1}}}, {"limit", 1}});
+  ASSERT_EQ(page1.status, 200) << page1.body;
+  EXPECT_EQ(json::parse(page1.body)["actors"], json::array({"device:device-a"}));
+  EXPECT_EQ(json::parse(page1.body)["more"], true);
+  TestResponse page2 = post("/v1/actors", {{"query", segmentation},
+                                           {"cell", {{"row", 0}, {"column", -1}}},
+                                           {"after", json::parse(page1.body)["next"]}});
+  ASSERT_EQ(page2.status, 200) << page2.body;
+  EXPECT_EQ(json::parse(page2.body)["actors"], json::array({"device:device-b"}));
+  EXPECT_EQ(json::parse(page2.body)["more"], false);
+  TestResponse no_cell =
+      post("/v1/actors", {{"query", segmentation}, {"cell", {{"row", 1}, {"column", 0}}}});
+  EXPECT_EQ(no_cell.status, 400) << no_cell.body;
+  EXPECT_EQ(json::parse(no_cell.body)["field"], "cell");
   EXPECT_TRUE(server->get()->Shutdown(absl::Now() + absl::Seconds(10)).ok());
   std::filesystem::remove_all(dir);
 }

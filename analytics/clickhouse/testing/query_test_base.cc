@@ -8,9 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "analytics/clickhouse/clickhouse_client.h"
 #include "analytics/clickhouse/clickhouse_event_row.h"
+#include "analytics/clickhouse/clickhouse_query_executor.h"
 #include "analytics/clickhouse/clickhouse_schema.h"
 #include "analytics/clickhouse/testing/chdb_session.h"
 #include "analytics/clickhouse/testing/clickhouse_server.h"
+#include "analytics/testing/drill_down_agreement.h"
 #include "common/http_client.h"
 
 namespace cohort::analytics::clickhouse::testing {
@@ -104,6 +106,16 @@ void ClickHouseQueryTest::Insert(const std::vector<Event>& events_in_arrival_ord
     absl::Status status = engine->executor->InsertJsonEachRow(Table(), part);
     ASSERT_TRUE(status.ok()) << status;
   }
+}
+
+int ClickHouseQueryTest::ExpectDrillDownAgrees(const Query& query, const ReferenceEngine& reference,
+                                               std::mt19937& rng) {
+  return analytics::testing::ExpectDrillDownsAgree(
+      query, reference,
+      [&](CellRef cell, const std::string& after, int limit) {
+        return DrillDown(query, cell, after, limit, Sql(), Table());
+      },
+      rng, /*cells=*/1, /*max_page_size=*/16);
 }
 
 }  // namespace cohort::analytics::clickhouse::testing

@@ -6,11 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "analytics/clickhouse/sql_executor.h"
 #include "analytics/model/event.h"
+#include "analytics/model/query.h"
+#include "analytics/reference/reference_engine.h"
 #include "gtest/gtest.h"
 
 namespace cohort::analytics::clickhouse::testing {
@@ -31,6 +34,11 @@ class ClickHouseQueryTest : public ::testing::Test {
   // numbers continue the run's counter, so a later event (a resend) arrives later. Fails the test
   // on an error.
   static void Insert(const std::vector<Event>& events_in_arrival_order, int inserts);
+  // Drill-down agreement (analytics/testing/drill_down_agreement.h) of DrillDown
+  // (clickhouse_query_executor.h) on this engine for one random cell, pages of 1..16 actors.
+  // Returns 1 when the cell exists (and was compared), else 0.
+  static int ExpectDrillDownAgrees(const Query& query, const ReferenceEngine& reference,
+                                   std::mt19937& rng);
 };
 
 }  // namespace cohort::analytics::clickhouse::testing

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "analytics/store/query_executor.h"
+#include "analytics/testing/drill_down_agreement.h"
 
 namespace cohort::analytics::store {
 
@@ -41,32 +42,12 @@ Snapshot StoredEventsTest::Store(const std::vector<Event>& events, int batches, 
 int StoredEventsTest::ExpectDrillDownsAgree(const Query& query, const ActorView& view,
                                             const ReferenceEngine& reference, std::mt19937& rng,
                                             int cells) {
-  int compared = 0;
-  for (int i = 0; i < cells; ++i) {
-    CellRef cell{static_cast<int>(rng() % 3) - 1, static_cast<int>(rng() % 5) - 1};
-    absl::StatusOr<ActorsPage> want = reference.Actors(query, cell, "", 1 << 30);
-    const int page_size = 1 + static_cast<int>(rng() % 4);
-    std::vector<std::string> got;
-    std::string after;
-    absl::Status status;
-    while (true) {
-      absl::StatusOr<ActorsPage> page = DrillDown(query, view, cell, after, page_size);
-      if (!page.ok()) {
-        status = page.status();
-        break;
-      }
-      EXPECT_LE(page->actors.size(), static_cast<size_t>(page_size));
-      got.insert(got.end(), page->actors.begin(), page->actors.end());
-      if (!page->more || page->actors.empty()) break;
-      after = page->actors.back();
-    }
-    EXPECT_EQ(status.ok(), want.ok()) << "cell (" << cell.row << ", " << cell.column << "): store "
-                                      << status << ", reference " << want.status();
-    if (!want.ok() || !status.ok()) continue;
-    EXPECT_EQ(got, want->actors) << "cell (" << cell.row << ", " << cell.column << ")";
-    ++compared;
-  }
-  return compared;
+  return analytics::testing::ExpectDrillDownsAgree(
+      query, reference,
+      [&](CellRef cell, const std::string& after, int limit) {
+        return DrillDown(query, view, cell, after, limit);
+      },
+      rng, cells);
 }
 
 }  // namespace cohort::analytics::store

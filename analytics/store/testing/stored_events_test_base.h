@@ -30,10 +30,8 @@ class StoredEventsTest : public ::testing::Test {
 
   const std::string& dir() const { return dir_; }
 
-  // Drill-down agreement: for `cells` random cells (rows -1..1, columns -1..3, so that some do
-  // not exist), the store's DrillDown — paged with a random page size — and the reference's
-  // Actors give the same actors, or both say the cell does not exist. Returns the number of
-  // existing cells compared.
+  // Drill-down agreement (analytics/testing/drill_down_agreement.h) of the store's DrillDown on
+  // `view`. Returns the number of existing cells compared.
   static int ExpectDrillDownsAgree(const Query& query, const ActorView& view,
                                    const ReferenceEngine& reference, std::mt19937& rng,
                                    int cells = 1);
