@@ -17,3 +17,7 @@ find_package(ZLIB REQUIRED)
 # config (config/), linear-time on untrusted input. Imported target: PkgConfig::RE2.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+
+# CRoaring (Debian libroaring-dev 0.2.66): the embedded store's per-hour active-actor bitmaps
+# (analytics/store/hourly_active_actors.h). Imported target: roaring::roaring.
+find_package(roaring CONFIG REQUIRED)

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "analytics/store/activity.h"
+#include "analytics/store/hourly_active_actors.h"
 #include "analytics/time/calendar.h"
 
 namespace cohort::analytics::store {
@@ -31,6 +34,26 @@ absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query,
   result.buckets = calendar->BucketStarts(scope.from_ms, scope.to_ms, interval);
   result.values.assign(result.buckets.size(), 0);
   if (result.buckets.empty()) return result;
+
+  // Active actors per bucket from the view's hourly sets, when every clipped bucket is whole
+  // hours and activity is the default (a drill-down scans: it lists the actors).
+  if (query.metric == ActiveUsersMetric::kActive && cells == nullptr &&
+      HourlyActiveActors::Applies(scope)) {
+    std::vector<std::pair<int64_t, int64_t>> bounds;
+    for (size_t b = 0; b < result.buckets.size(); ++b) {
+      const int64_t lo = std::max(result.buckets[b], scope.from_ms);
+      const int64_t hi = b + 1 < result.buckets.size() ? result.buckets[b + 1] : scope.to_ms;
+      if (!HourlyActiveActors::Aligned(lo) || !HourlyActiveActors::Aligned(hi)) break;
+      bounds.emplace_back(lo, hi);
+    }
+    if (bounds.size() == result.buckets.size()) {
+      for (size_t b = 0; b < bounds.size(); ++b) {
+        result.values[b] = static_cast<int64_t>(
+            view.hourly_active().CountActive(bounds[b].first, bounds[b].second));
+      }
+      return result;
+    }
+  }
 
   if (query.metric == ActiveUsersMetric::kActive || query.metric == ActiveUsersMetric::kNew) {
     std::vector<int> seen;  // the actor's buckets, to count each once

@@ -247,6 +247,7 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
     add_actor(user, id);
   }
   for (; d < device_actors.size(); ++d) add_actor(std::move(device_actors[d]), device_roots[d]);
+  view.hourly_active_ = HourlyActiveActors::Build(view);
   return view;
 }
 

@@ -8,7 +8,7 @@
 //
 // Build also merges the runs of every actor that has several (its events spread over segments)
 // into the total order once, so queries iterate arrays instead of re-sorting per query: 16 bytes
-// per event of such actors.
+// per event of such actors; and it indexes each UTC hour's active actors (hourly_active_actors.h).
 //
 // Immutable after Build; thread-safe to share. Holds the snapshot's segments alive.
 #pragma once
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "analytics/model/query.h"
+#include "analytics/store/hourly_active_actors.h"
 #include "analytics/store/segment.h"
 
 namespace cohort::analytics::store {
@@ -61,6 +62,9 @@ class ActorView {
     for (size_t i = order_offsets_[a]; i < order_offsets_[a + 1]; ++i) visit(order_[i]);
   }
 
+  // Per UTC hour, the actors with an active event (default activity); built with the view.
+  const HourlyActiveActors& hourly_active() const { return hourly_active_; }
+
   // Whether `x` comes before `y` in the total order.
   static bool Before(const EventRef& x, const EventRef& y);
 
@@ -76,6 +80,7 @@ class ActorView {
   // order_offsets_[a + 1]) (an empty range for single-run actors).
   std::vector<EventRef> order_;
   std::vector<size_t> order_offsets_;  // actor_count() + 1
+  HourlyActiveActors hourly_active_;
 };
 
 }  // namespace cohort::analytics::store

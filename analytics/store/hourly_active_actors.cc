@@ -1,0 +1,79 @@
+#include "analytics/store/hourly_active_actors.h"
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "analytics/store/activity.h"
+#include "analytics/store/actor_view.h"
+
+namespace cohort::analytics::store {
+namespace {
+
+int64_t HourOf(int64_t t_ms) {
+  int64_t hour = t_ms / HourlyActiveActors::kHourMs;
+  if (t_ms % HourlyActiveActors::kHourMs < 0) --hour;  // floor for times before 1970
+  return hour;
+}
+
+}  // namespace
+
+HourlyActiveActors HourlyActiveActors::Build(const ActorView& view) {
+  const Activity activity(view, QueryScope{});
+  // Actors are visited in index order, so each hour's list comes out ascending.
+  absl::flat_hash_map<int64_t, std::vector<uint32_t>> by_hour;
+  for (size_t a = 0; a < view.actor_count(); ++a) {
+    bool any = false;
+    int64_t last = 0;
+    view.ForEachEvent(a, [&](const EventRef& ref) {
+      if (!activity.active(ref)) return;
+      const int64_t hour = HourOf(ref.segment->time_ms(ref.index));
+      if (any && hour == last) return;  // events come in time order
+      any = true;
+      last = hour;
+      std::vector<uint32_t>& actors = by_hour[hour];
+      if (actors.empty() || actors.back() != a) actors.push_back(static_cast<uint32_t>(a));
+    });
+  }
+  HourlyActiveActors result;
+  for (const auto& [hour, actors] : by_hour) result.hours_.push_back(hour);
+  std::sort(result.hours_.begin(), result.hours_.end());
+  for (int64_t hour : result.hours_) {
+    const std::vector<uint32_t>& actors = by_hour[hour];
+    RoaringPtr set(roaring_bitmap_of_ptr(actors.size(), actors.data()));
+    roaring_bitmap_run_optimize(set.get());
+    result.actors_.push_back(std::move(set));
+  }
+  return result;
+}
+
+bool HourlyActiveActors::Applies(const QueryScope& scope) {
+  const std::vector<std::string>& defaults = QueryScope{}.inactive_event_types;
+  return std::set<std::string>(scope.inactive_event_types.begin(),
+                               scope.inactive_event_types.end()) ==
+         std::set<std::string>(defaults.begin(), defaults.end());
+}
+
+uint64_t HourlyActiveActors::CountActive(int64_t from_ms, int64_t to_ms) const {
+  auto first = std::lower_bound(hours_.begin(), hours_.end(), HourOf(from_ms));
+  auto last = std::lower_bound(hours_.begin(), hours_.end(), HourOf(to_ms));
+  if (first >= last) return 0;
+  const size_t begin = static_cast<size_t>(first - hours_.begin());
+  const size_t n = static_cast<size_t>(last - first);
+  if (n == 1) return roaring_bitmap_get_cardinality(actors_[begin].get());
+  std::vector<const roaring_bitmap_t*> sets;
+  sets.reserve(n);
+  for (size_t i = begin; i < begin + n; ++i) sets.push_back(actors_[i].get());
+  RoaringPtr all(roaring_bitmap_or_many(n, sets.data()));
+  return roaring_bitmap_get_cardinality(all.get());
+}
+
+size_t HourlyActiveActors::memory_bytes() const {
+  size_t bytes = hours_.capacity() * sizeof(int64_t) + actors_.capacity() * sizeof(RoaringPtr);
+  for (const RoaringPtr& set : actors_) bytes += roaring_bitmap_size_in_bytes(set.get());
+  return bytes;
+}
+
+}  // namespace cohort::analytics::store
