@@ -32,6 +32,7 @@ RUN apt-get update \
       libabsl20220623 \
       libfmt9 \
       libre2-9 \
+      libroaring0 \
       libsimdjson14 \
       libspdlog1.10 \
       libssl3 \
