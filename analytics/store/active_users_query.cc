@@ -35,21 +35,24 @@ absl::StatusOr<ActiveUsersResult> RunActiveUsers(const ActiveUsersQuery& query,
   result.values.assign(result.buckets.size(), 0);
   if (result.buckets.empty()) return result;
 
-  // Active actors per bucket from the view's hourly sets, when every clipped bucket is whole
-  // hours and activity is the default (a drill-down scans: it lists the actors).
-  if (query.metric == ActiveUsersMetric::kActive && cells == nullptr &&
-      HourlyActiveActors::Applies(scope)) {
-    std::vector<std::pair<int64_t, int64_t>> bounds;
-    for (size_t b = 0; b < result.buckets.size(); ++b) {
-      const int64_t lo = std::max(result.buckets[b], scope.from_ms);
-      const int64_t hi = b + 1 < result.buckets.size() ? result.buckets[b + 1] : scope.to_ms;
-      if (!HourlyActiveActors::Aligned(lo) || !HourlyActiveActors::Aligned(hi)) break;
-      bounds.emplace_back(lo, hi);
-    }
-    if (bounds.size() == result.buckets.size()) {
-      for (size_t b = 0; b < bounds.size(); ++b) {
-        result.values[b] = static_cast<int64_t>(
-            view.hourly_active().CountActive(bounds[b].first, bounds[b].second));
+  // Active and new actors per bucket from the view's hourly sets, when every clipped bucket is
+  // whole hours and activity is the default (a drill-down scans: it lists the actors).
+  if ((query.metric == ActiveUsersMetric::kActive || query.metric == ActiveUsersMetric::kNew) &&
+      cells == nullptr && HourlyActiveActors::Applies(scope)) {
+    std::vector<int64_t> lows;  // the buckets clipped to the range
+    for (int64_t start : result.buckets) lows.push_back(std::max(start, scope.from_ms));
+    const bool whole_hours = HourlyActiveActors::Aligned(scope.to_ms) &&
+                             std::all_of(lows.begin(), lows.end(),
+                                         [](int64_t t) { return HourlyActiveActors::Aligned(t); });
+    if (whole_hours) {
+      const HourlyActiveActors& hourly = view.hourly_active();
+      if (query.metric == ActiveUsersMetric::kNew) {
+        result.values = hourly.CountNew(lows, scope.to_ms);
+        return result;
+      }
+      for (size_t b = 0; b < lows.size(); ++b) {
+        const int64_t hi = b + 1 < lows.size() ? lows[b + 1] : scope.to_ms;
+        result.values[b] = static_cast<int64_t>(hourly.CountActive(lows[b], hi));
       }
       return result;
     }

@@ -22,7 +22,7 @@ using ActiveUsersQueryTest = StoredEventsTest;
 TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
   int compared = 0;
   int drilled = 0;  // drill-down cells that exist, compared with the reference
-  int nonzero_by_hours = 0;
+  int nonzero_by_hours = 0, new_by_hours = 0;  // nonzero buckets the hourly sets answered
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -46,11 +46,11 @@ TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
         drilled += ExpectDrillDownsAgree(query, view, reference, rng);
         ++compared;
 
-        // The same range cut to whole hours, active actors, default activity: in zones with
-        // whole-hour offsets every bucket is then whole hours, which the view's hourly sets
+        // The same range cut to whole hours, active or new actors, default activity: in zones
+        // with whole-hour offsets every bucket is then whole hours, which the view's hourly sets
         // answer (hourly_active_actors.h); the other zones still scan.
         ActiveUsersQuery aligned = query;
-        aligned.metric = ActiveUsersMetric::kActive;
+        aligned.metric = q % 2 == 0 ? ActiveUsersMetric::kActive : ActiveUsersMetric::kNew;
         aligned.scope.inactive_event_types = QueryScope{}.inactive_event_types;
         aligned.scope.from_ms -= aligned.scope.from_ms % HourlyActiveActors::kHourMs;
         aligned.scope.to_ms -= aligned.scope.to_ms % HourlyActiveActors::kHourMs;
@@ -59,19 +59,24 @@ TEST_F(ActiveUsersQueryTest, AgreesWithTheReferenceOnRandomData) {
         absl::StatusOr<Result> aligned_expected = reference.Run(aligned);
         ASSERT_TRUE(aligned_expected.ok()) << aligned_expected.status();
         ASSERT_EQ(*by_hours, std::get<ActiveUsersResult>(*aligned_expected))
-            << "seed " << seed << " query " << q << " (whole hours) zone "
-            << aligned.scope.time_zone << " interval " << IntervalName(aligned.interval);
+            << "seed " << seed << " query " << q << " (whole hours, metric "
+            << static_cast<int>(aligned.metric) << ") zone " << aligned.scope.time_zone
+            << " interval " << IntervalName(aligned.interval);
         bool whole_hours = !by_hours->buckets.empty();
         for (size_t b = 1; b < by_hours->buckets.size(); ++b) {
           whole_hours &= HourlyActiveActors::Aligned(by_hours->buckets[b]);
         }
-        for (int64_t v : by_hours->values) nonzero_by_hours += whole_hours && v > 0;
+        for (int64_t v : by_hours->values) {
+          (aligned.metric == ActiveUsersMetric::kNew ? new_by_hours : nonzero_by_hours) +=
+              whole_hours && v > 0;
+        }
       }
     }
   }
   EXPECT_EQ(compared, 40 * 2 * 12);
   EXPECT_GT(drilled, compared / 5);
-  EXPECT_GT(nonzero_by_hours, 300);  // buckets the hourly sets answered, not all zero
+  EXPECT_GT(nonzero_by_hours, 150);
+  EXPECT_GT(new_by_hours, 50);
 }
 
 TEST_F(ActiveUsersQueryTest, HandCheckedDeviceMergeAndNewUsers) {

@@ -24,6 +24,8 @@ HourlyActiveActors HourlyActiveActors::Build(const ActorView& view) {
   const Activity activity(view, QueryScope{});
   // Actors are visited in index order, so each hour's list comes out ascending.
   absl::flat_hash_map<int64_t, std::vector<uint32_t>> by_hour;
+  HourlyActiveActors result;
+  result.first_hour_.assign(view.actor_count(), kNoHour);
   for (size_t a = 0; a < view.actor_count(); ++a) {
     bool any = false;
     int64_t last = 0;
@@ -31,13 +33,13 @@ HourlyActiveActors HourlyActiveActors::Build(const ActorView& view) {
       if (!activity.active(ref)) return;
       const int64_t hour = HourOf(ref.segment->time_ms(ref.index));
       if (any && hour == last) return;  // events come in time order
+      if (!any) result.first_hour_[a] = hour;
       any = true;
       last = hour;
       std::vector<uint32_t>& actors = by_hour[hour];
       if (actors.empty() || actors.back() != a) actors.push_back(static_cast<uint32_t>(a));
     });
   }
-  HourlyActiveActors result;
   for (const auto& [hour, actors] : by_hour) result.hours_.push_back(hour);
   std::sort(result.hours_.begin(), result.hours_.end());
   for (int64_t hour : result.hours_) {
@@ -70,8 +72,22 @@ uint64_t HourlyActiveActors::CountActive(int64_t from_ms, int64_t to_ms) const {
   return roaring_bitmap_get_cardinality(all.get());
 }
 
+std::vector<int64_t> HourlyActiveActors::CountNew(const std::vector<int64_t>& starts,
+                                                  int64_t end_ms) const {
+  std::vector<int64_t> counts(starts.size(), 0);
+  if (starts.empty()) return counts;
+  for (int64_t hour : first_hour_) {
+    if (hour == kNoHour) continue;
+    const int64_t t = hour * kHourMs;  // with whole-hour bounds, the first event's bucket
+    if (t < starts.front() || t >= end_ms) continue;
+    ++counts[std::upper_bound(starts.begin(), starts.end(), t) - starts.begin() - 1];
+  }
+  return counts;
+}
+
 size_t HourlyActiveActors::memory_bytes() const {
-  size_t bytes = hours_.capacity() * sizeof(int64_t) + actors_.capacity() * sizeof(RoaringPtr);
+  size_t bytes = hours_.capacity() * sizeof(int64_t) + actors_.capacity() * sizeof(RoaringPtr) +
+                 first_hour_.capacity() * sizeof(int64_t);
   for (const RoaringPtr& set : actors_) bytes += roaring_bitmap_size_in_bytes(set.get());
   return bytes;
 }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "analytics/store/actor_view.h"
 #include "analytics/store/testing/stored_events_test_base.h"
 
@@ -46,6 +48,12 @@ TEST_F(HourlyActiveActorsTest, CountsActorsWithAnActiveEventPerHour) {
   EXPECT_EQ(hourly.CountActive(0, kHour), 0u);
   EXPECT_EQ(hourly.CountActive(-kHour, t0 + 2 * kHour), 3u);
   EXPECT_GT(hourly.memory_bytes(), 0u);
+
+  // New actors: by the hour of their first active event (u3 and u4 have none).
+  EXPECT_EQ(hourly.CountNew({t0, t0 + kHour}, t0 + 2 * kHour), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(hourly.CountNew({t0 + kHour}, t0 + 2 * kHour), (std::vector<int64_t>{0}));
+  EXPECT_EQ(hourly.CountNew({-kHour, 0}, t0 + kHour), (std::vector<int64_t>{1, 2}));
+  EXPECT_TRUE(hourly.CountNew({}, t0).empty());
 }
 
 TEST_F(HourlyActiveActorsTest, AppliesOnlyToTheDefaultActivity) {
