@@ -16,7 +16,11 @@ class Activity {
  public:
   Activity(const ActorView& view, const QueryScope& scope);
   bool active(const EventRef& ref) const {
-    return active_[ref.segment_number][ref.segment->event_type_code(ref.index)];
+    return active(ref.segment_number, ref.segment->event_type_code(ref.index));
+  }
+  // Whether events of type `code` in segment `segment_number` (of the view) are activity.
+  bool active(uint32_t segment_number, uint32_t code) const {
+    return active_[segment_number][code];
   }
 
  private:

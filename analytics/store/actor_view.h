@@ -62,6 +62,22 @@ class ActorView {
     for (size_t i = order_offsets_[a]; i < order_offsets_[a + 1]; ++i) visit(order_[i]);
   }
 
+  // As ForEachEvent, stopping after the first event for which `visit(EventRef)` returns false.
+  template <typename F>
+  void ForEachEventWhile(size_t a, F&& visit) const {
+    const EventRun* first = runs_begin(a);
+    if (runs_end(a) - first == 1) {
+      const Segment* s = segments_[first->segment].get();
+      for (uint32_t e = first->begin; e < first->end; ++e) {
+        if (!visit(EventRef{s, e, first->segment})) return;
+      }
+      return;
+    }
+    for (size_t i = order_offsets_[a]; i < order_offsets_[a + 1]; ++i) {
+      if (!visit(order_[i])) return;
+    }
+  }
+
   // Per UTC hour, the actors with an active event (default activity); built with the view.
   const HourlyActiveActors& hourly_active() const { return hourly_active_; }
 

@@ -38,19 +38,20 @@ EventMatcher::EventMatcher(const ActorView& view, const EventSelector& selector,
   }
 }
 
-bool EventMatcher::Matches(const EventRef& ref, const Properties* user_properties) const {
+bool EventMatcher::TypeMatches(uint32_t segment_number, uint32_t code) const {
   switch (type_match_) {
     case TypeMatch::kActive:
-      if (!activity_.active(ref)) return false;
-      break;
+      return activity_.active(segment_number, code);
     case TypeMatch::kAll:
-      break;
-    case TypeMatch::kCode: {
-      const std::optional<uint32_t>& code = type_code_[ref.segment_number];
-      if (!code || ref.segment->event_type_code(ref.index) != *code) return false;
-      break;
-    }
+      return true;
+    case TypeMatch::kCode:
+      return type_code_[segment_number] == code;
   }
+  return false;
+}
+
+bool EventMatcher::Matches(const EventRef& ref, const Properties* user_properties) const {
+  if (!TypeMatches(ref.segment_number, ref.segment->event_type_code(ref.index))) return false;
   for (const CompiledFilter& f : filters_) {
     if (f.user_scope) {
       const PropertyValue* value = nullptr;

@@ -24,6 +24,12 @@ class EventMatcher {
   // Whether some filter reads user properties (then Matches needs them).
   bool needs_user_properties() const { return needs_user_properties_; }
 
+  // Whether the selector has no filters: then TypeMatches decides for every event of a type.
+  bool type_only() const { return filters_.empty(); }
+  // Whether events of type `code` in segment `segment_number` (of the view) pass the selector's
+  // event type (its filters aside).
+  bool TypeMatches(uint32_t segment_number, uint32_t code) const;
+
   // Whether the event passes the selector. `user_properties`: the user properties as of the
   // event; may be null when !needs_user_properties().
   bool Matches(const EventRef& ref, const Properties* user_properties) const;

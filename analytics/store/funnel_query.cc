@@ -1,6 +1,7 @@
 #include "analytics/store/funnel_query.h"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "analytics/store/activity.h"
 #include "analytics/store/event_matcher.h"
 #include "analytics/store/segment.h"
+#include "analytics/store/selector_type_masks.h"
 #include "analytics/store/user_state.h"
 #include "analytics/time/calendar.h"
 
@@ -50,6 +52,10 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     return it->second;
   };
 
+  const SelectorTypeMasks type_masks(view, matchers);
+  // Only strict funnels read the events that match no step (an active one between steps).
+  const bool keep_every_event = query.order == FunnelOrder::kStrict;
+
   FunnelProgressScan scan(query);
   UserState user;
   FunnelActorEvents events;
@@ -60,13 +66,16 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     user.Reset();
     view.ForEachEvent(a, [&](const EventRef& ref) {
       const Properties* properties = needs_user_properties ? &user.Advance(ref) : nullptr;
-      uint32_t steps = 0;
-      for (size_t s = 0; s < k; ++s) {
+      const uint32_t candidates = type_masks.TypeMask(ref);
+      uint32_t steps = candidates & ~type_masks.filtered();
+      for (uint32_t rest = candidates & type_masks.filtered(); rest != 0; rest &= rest - 1) {
+        const size_t s = static_cast<size_t>(std::countr_zero(rest));
         const EventMatcher& matcher = matchers[s];
         if (matcher.Matches(ref, matcher.needs_user_properties() ? properties : nullptr)) {
           steps |= 1u << s;
         }
       }
+      if (steps == 0 && !keep_every_event) return;
       int32_t label = -1;
       if ((steps & 1) && query.group_by) {
         if (query.group_by->scope == PropertyRef::Scope::kUser) {
@@ -82,6 +91,7 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
       events.active.push_back(activity.active(ref));
       events.label.push_back(label);
     });
+    if (events.size() == 0) continue;
     FunnelProgress progress = scan.Best(events);
     if (progress.times.empty()) continue;
     entries.push_back(

@@ -25,21 +25,30 @@ HourlyActiveActors HourlyActiveActors::Build(const ActorView& view) {
   // Actors are visited in index order, so each hour's list comes out ascending.
   absl::flat_hash_map<int64_t, std::vector<uint32_t>> by_hour;
   HourlyActiveActors result;
-  result.first_hour_.assign(view.actor_count(), kNoHour);
+  result.actor_offsets_.reserve(view.actor_count() + 1);
+  result.actor_offsets_.push_back(0);
   for (size_t a = 0; a < view.actor_count(); ++a) {
     bool any = false;
     int64_t last = 0;
     view.ForEachEvent(a, [&](const EventRef& ref) {
       if (!activity.active(ref)) return;
-      const int64_t hour = HourOf(ref.segment->time_ms(ref.index));
-      if (any && hour == last) return;  // events come in time order
-      if (!any) result.first_hour_[a] = hour;
+      const int64_t t = ref.segment->time_ms(ref.index);
+      const int64_t hour = HourOf(t);
+      if (any && hour == last) {  // events come in time order
+        result.span_ms_.back() = static_cast<uint32_t>(t - result.first_ms_.back());
+        return;
+      }
       any = true;
       last = hour;
+      result.first_ms_.push_back(t);
+      result.span_ms_.push_back(0);
       std::vector<uint32_t>& actors = by_hour[hour];
       if (actors.empty() || actors.back() != a) actors.push_back(static_cast<uint32_t>(a));
     });
+    result.actor_offsets_.push_back(result.first_ms_.size());
   }
+  result.first_ms_.shrink_to_fit();
+  result.span_ms_.shrink_to_fit();
   for (const auto& [hour, actors] : by_hour) result.hours_.push_back(hour);
   std::sort(result.hours_.begin(), result.hours_.end());
   for (int64_t hour : result.hours_) {
@@ -76,9 +85,10 @@ std::vector<int64_t> HourlyActiveActors::CountNew(const std::vector<int64_t>& st
                                                   int64_t end_ms) const {
   std::vector<int64_t> counts(starts.size(), 0);
   if (starts.empty()) return counts;
-  for (int64_t hour : first_hour_) {
-    if (hour == kNoHour) continue;
-    const int64_t t = hour * kHourMs;  // with whole-hour bounds, the first event's bucket
+  for (size_t a = 0; a + 1 < actor_offsets_.size(); ++a) {
+    if (actor_offsets_[a] == actor_offsets_[a + 1]) continue;
+    const int64_t t = HourOf(first_ms_[actor_offsets_[a]]) *
+                      kHourMs;  // with whole-hour bounds, the first event's bucket
     if (t < starts.front() || t >= end_ms) continue;
     ++counts[std::upper_bound(starts.begin(), starts.end(), t) - starts.begin() - 1];
   }
@@ -87,7 +97,8 @@ std::vector<int64_t> HourlyActiveActors::CountNew(const std::vector<int64_t>& st
 
 size_t HourlyActiveActors::memory_bytes() const {
   size_t bytes = hours_.capacity() * sizeof(int64_t) + actors_.capacity() * sizeof(RoaringPtr) +
-                 first_hour_.capacity() * sizeof(int64_t);
+                 actor_offsets_.capacity() * sizeof(size_t) +
+                 first_ms_.capacity() * sizeof(int64_t) + span_ms_.capacity() * sizeof(uint32_t);
   for (const RoaringPtr& set : actors_) bytes += roaring_bitmap_size_in_bytes(set.get());
   return bytes;
 }

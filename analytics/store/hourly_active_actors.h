@@ -6,13 +6,18 @@
 // M events, 30 daily buckets union 720 bitmaps. New actors per such bucket come from the first
 // active hours.
 //
+// Per actor it also keeps the hours the other way round: each UTC hour with an active event and
+// the times of the first and the last active event in it (12 bytes per actor-hour). An event's
+// day — rolling 24 h from any instant, or a civil day in any zone — is one of those two events'
+// days (an hour is shorter than a day), so a question "which days had activity" is answered from
+// the actor's hours exactly instead of from its events (retention returns, retention_query.h).
+//
 // Built once with the view (ActorView::Build); immutable after, thread-safe to share.
 #pragma once
 
 #include <roaring/roaring.h>
 
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <vector>
 
@@ -48,6 +53,13 @@ class HourlyActiveActors {
 
   static bool Aligned(int64_t t_ms) { return t_ms % kHourMs == 0; }
 
+  // Actor `a`'s active hours, in time order: entry i in [hours_begin(a), hours_end(a)) holds the
+  // actor's active events in [first_ms(i), last_ms(i)], all in one UTC hour.
+  size_t hours_begin(size_t a) const { return actor_offsets_[a]; }
+  size_t hours_end(size_t a) const { return actor_offsets_[a + 1]; }
+  int64_t first_ms(size_t i) const { return first_ms_[i]; }
+  int64_t last_ms(size_t i) const { return first_ms_[i] + span_ms_[i]; }
+
   // The bitmaps' heap size.
   size_t memory_bytes() const;
 
@@ -59,9 +71,11 @@ class HourlyActiveActors {
 
   std::vector<int64_t> hours_;      // ascending hour numbers (floor(t / kHourMs)) that have a set
   std::vector<RoaringPtr> actors_;  // actors_[i]: the actors active in hour hours_[i]
-  // Per actor, the hour of its first active event; kNoHour when it has none.
-  static constexpr int64_t kNoHour = std::numeric_limits<int64_t>::max();
-  std::vector<int64_t> first_hour_;
+  // The actors' active hours: actor a's are [actor_offsets_[a], actor_offsets_[a + 1]) of the
+  // parallel first_ms_ (the first active event's time) and span_ms_ (the last one's, minus it).
+  std::vector<size_t> actor_offsets_;
+  std::vector<int64_t> first_ms_;
+  std::vector<uint32_t> span_ms_;
 };
 
 }  // namespace cohort::analytics::store

@@ -10,6 +10,7 @@
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "analytics/reference/reference_engine.h"
 #include "analytics/reference/test_events.h"
 #include "analytics/store/testing/stored_events_test_base.h"
@@ -88,6 +89,90 @@ TEST_F(RetentionQueryTest, AgreesWithTheReferenceOnRandomData) {
   EXPECT_GT(retained, 3000);
   EXPECT_GT(complete, retained);
   EXPECT_GT(incomplete_cells, 300);
+}
+
+// Returns to _active are read from each actor's active hours (their first and last active
+// events) rather than from its events: bursts of events a few minutes either side of day
+// boundaries — 24 h after an actor's first event (rolling) and civil midnights (calendar) — with
+// inactive events among them, and as-of instants inside the bursts, must still agree with the
+// reference.
+TEST_F(RetentionQueryTest, AgreesWithTheReferenceWhenActiveHoursStraddleDayBoundaries) {
+  constexpr int64_t kMinuteMs = 60'000;
+  const char* const kZones[] = {"UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"};
+  const char* const kTypes[] = {"view", "click", "view", "$identify",
+                                "dify.generate_conversation_name"};
+  const char* const kStarts[] = {kNewUserEvent, kAnyActiveEvent, "signup", "view"};
+  int compared = 0;
+  int64_t retained = 0, complete = 0;
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    std::mt19937 rng(seed);
+    const char* zone = kZones[seed % 4];
+    const Calendar calendar = *Calendar::Load(zone);
+    const int64_t base = At(2026, 4, 3, 0, 0, 0, zone);
+    std::vector<Event> events;
+    std::vector<int64_t> anchors;
+    for (int actor = 0; actor < 12; ++actor) {
+      const std::string user = absl::StrCat("u", actor), device = absl::StrCat("d", actor);
+      const int64_t anchor = base + static_cast<int64_t>(rng() % (2 * kDayMs));
+      anchors.push_back(anchor);
+      events.push_back(Ev("signup", anchor, "", device));
+      for (int k = 0; k < 7; ++k) {
+        if (rng() % 2) continue;  // days without a return
+        // Around the k-th rolling boundary, or around the k-th civil midnight after the anchor.
+        const int64_t center =
+            rng() % 2 ? anchor + k * kDayMs : calendar.DayStart(calendar.Day(anchor) + k + 1);
+        for (int n = 1 + static_cast<int>(rng() % 4); n > 0; --n) {
+          const int64_t t = rng() % 5 == 0 ? center
+                                           : center - 15 * kMinuteMs +
+                                                 static_cast<int64_t>(rng() % (30 * kMinuteMs));
+          if (t <= anchor) continue;
+          events.push_back(Ev(kTypes[rng() % 5], t, rng() % 3 ? user : "", device));
+        }
+      }
+    }
+    Snapshot snapshot = Store(events, 1 + static_cast<int>(rng() % 3), static_cast<int>(seed));
+    ReferenceEngine reference(events);
+    for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
+      ActorView view = ActorView::Build(snapshot.segments, identity);
+      for (int q = 0; q < 8; ++q) {
+        RetentionQuery query;
+        // From before every event, or from inside them (actors active before are not new).
+        const int64_t from = base - kDayMs + static_cast<int64_t>(rng() % 3) * kDayMs;
+        query.scope = testing::Scope(from, from + 3 * kDayMs);
+        query.scope.identity = identity;
+        query.scope.time_zone = zone;
+        query.start = {kStarts[rng() % 4], {}};
+        query.returned = {kAnyActiveEvent, {}};
+        query.mode = static_cast<RetentionMode>(rng() % 3);
+        query.days = rng() % 2 ? RetentionDays::kRolling : RetentionDays::kCalendar;
+        query.max_day = 1 + static_cast<int>(rng() % 7);
+        if (query.mode == RetentionMode::kBracket) query.brackets = {{1, 1}, {2, 4}};
+        const Event& e = events[rng() % events.size()];
+        switch (rng() % 4) {
+          case 0:  // at an event (it is not before as-of), or just after it
+            query.as_of_ms = e.time_ms + static_cast<int64_t>(rng() % 2);
+            break;
+          case 1:  // where an actor's rolling day ends
+            query.as_of_ms = anchors[rng() % anchors.size()] + (1 + rng() % 5) * kDayMs;
+            break;
+          case 2:  // where a civil day ends
+            query.as_of_ms = calendar.DayStart(calendar.Day(e.time_ms) + 1);
+            break;
+          default:
+            query.as_of_ms = base + 20 * kDayMs;
+        }
+        RetentionResult result = RunBoth(query, events, snapshot);
+        ++compared;
+        for (const Cell& cell : result.total.cells) {
+          retained += cell.count;
+          complete += cell.out_of;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 40 * 2 * 8);
+  EXPECT_GT(retained, 1000);
+  EXPECT_GT(complete, retained);
 }
 
 // UTC, range Jan 1..2 2026, as of Jan 4 18:00 (the reference's retention_test dataset, with u1

@@ -1,6 +1,7 @@
 #include "analytics/store/segmentation_query.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "analytics/model/formula.h"
 #include "analytics/store/activity.h"
 #include "analytics/store/event_matcher.h"
+#include "analytics/store/selector_type_masks.h"
 #include "analytics/store/user_state.h"
 #include "analytics/time/calendar.h"
 
@@ -130,6 +132,8 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
     needs_user_properties = needs_user_properties || matchers.back().needs_user_properties();
   }
 
+  const SelectorTypeMasks type_masks(view, matchers);
+
   // The pass: every actor's distinct cells, sorted, with their event counts.
   Labels labels;
   Labeler labeler(view, query.group_by, &labels);
@@ -143,13 +147,21 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
     view.ForEachEvent(a, [&](const EventRef& ref) {
       const Properties* user_properties =
           needs_user_properties ? &user_state.Advance(ref) : nullptr;
+      const uint32_t candidates = type_masks.TypeMask(ref);
+      if (candidates == 0) return;
       int64_t t = ref.segment->time_ms(ref.index);
       if (t < scope.from_ms || t >= scope.to_ms) return;
-      int b = BucketIndex(result.buckets, scope.to_ms, t);
       std::optional<uint32_t> label;
-      for (size_t s = 0; s < series_count; ++s) {
-        if (!matchers[s].Matches(ref, user_properties)) continue;
-        if (!label) label = labeler.Label(ref, user_properties);
+      int b = -1;
+      for (uint32_t rest = candidates; rest != 0; rest &= rest - 1) {
+        const size_t s = static_cast<size_t>(std::countr_zero(rest));
+        if (((type_masks.filtered() >> s) & 1) != 0 && !matchers[s].Matches(ref, user_properties)) {
+          continue;
+        }
+        if (!label) {
+          label = labeler.Label(ref, user_properties);
+          b = BucketIndex(result.buckets, scope.to_ms, t);
+        }
         actor_hits.push_back(Hit{*label, static_cast<uint32_t>(s), static_cast<uint32_t>(b), 1});
       }
     });
