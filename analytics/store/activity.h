@@ -5,6 +5,7 @@
 // Immutable after construction; thread-safe to share.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "analytics/model/query.h"
@@ -22,9 +23,12 @@ class Activity {
   bool active(uint32_t segment_number, uint32_t code) const {
     return active_[segment_number][code];
   }
+  // Whether events of the view's event type `type_id` (ActorView::event_types) are activity.
+  bool active_type(uint32_t type_id) const { return by_type_id_[type_id] != 0; }
 
  private:
   std::vector<std::vector<bool>> active_;  // [segment][event type code]
+  std::vector<uint8_t> by_type_id_;
 };
 
 }  // namespace cohort::analytics::store

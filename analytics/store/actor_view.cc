@@ -44,6 +44,33 @@ void ActorView::MergeRuns(const EventRun* first, const EventRun* last,
   std::stable_sort(out->begin() + static_cast<std::ptrdiff_t>(start), out->end(), Before);
 }
 
+void ActorView::BuildTimeline() {
+  absl::flat_hash_map<std::string_view, uint32_t> ids;
+  for (const SegmentPtr& segment : segments_) {
+    std::vector<uint32_t>& codes = type_ids_.emplace_back();
+    codes.reserve(segment->event_types().size());
+    for (const std::string& type : segment->event_types()) {
+      auto [it, inserted] = ids.try_emplace(type, static_cast<uint32_t>(event_types_.size()));
+      if (inserted) event_types_.push_back(type);
+      codes.push_back(it->second);
+    }
+  }
+  size_t events = 0;
+  for (const SegmentPtr& segment : segments_) events += segment->event_count();
+  timeline_time_.reserve(events);
+  timeline_type_.reserve(events);
+  timeline_offsets_.reserve(actor_count() + 1);
+  timeline_offsets_.push_back(0);
+  for (size_t a = 0; a < actor_count(); ++a) {
+    ForEachEvent(a, [&](const EventRef& ref) {
+      timeline_time_.push_back(ref.segment->time_ms(ref.index));
+      timeline_type_.push_back(
+          type_ids_[ref.segment_number][ref.segment->event_type_code(ref.index)]);
+    });
+    timeline_offsets_.push_back(timeline_time_.size());
+  }
+}
+
 namespace {
 
 // Visits the elements of several sorted lists in merged order: list `l` has sizes[l] elements,
@@ -247,6 +274,7 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
     add_actor(user, id);
   }
   for (; d < device_actors.size(); ++d) add_actor(std::move(device_actors[d]), device_roots[d]);
+  view.BuildTimeline();
   view.hourly_active_ = HourlyActiveActors::Build(view);
   return view;
 }

@@ -61,36 +61,58 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
   FunnelActorEvents events;
   std::vector<FunnelEntry> entries;
   std::vector<int64_t> gaps;
+  // One event of the actor: its time, its event type id, and `event()` giving its EventRef (read
+  // only when a filter or the group-by needs the segment); the user properties as of it (empty
+  // when nothing reads them).
+  const auto add = [&](int64_t time, uint32_t type, auto&& event, const Properties* properties) {
+    const uint32_t candidates = type_masks.TypeMask(type);
+    uint32_t steps = candidates & ~type_masks.filtered();
+    std::optional<EventRef> ref;
+    for (uint32_t rest = candidates & type_masks.filtered(); rest != 0; rest &= rest - 1) {
+      const size_t s = static_cast<size_t>(std::countr_zero(rest));
+      const EventMatcher& matcher = matchers[s];
+      if (!ref) ref = event();
+      if (matcher.Matches(*ref, matcher.needs_user_properties() ? properties : nullptr)) {
+        steps |= 1u << s;
+      }
+    }
+    if (steps == 0 && !keep_every_event) return;
+    int32_t label = -1;
+    if ((steps & 1) && query.group_by) {
+      if (query.group_by->scope == PropertyRef::Scope::kUser) {
+        auto it = properties->find(query.group_by->key);
+        label = label_id(it == properties->end() ? nullptr : &it->second);
+      } else {
+        if (!ref) ref = event();
+        const std::optional<uint32_t>& key = group_key[ref->segment_number];
+        label = label_id(key ? ref->segment->Property(false, *key, ref->index) : nullptr);
+      }
+    }
+    events.time.push_back(time);
+    events.steps.push_back(steps);
+    events.active.push_back(activity.active_type(type));
+    events.label.push_back(label);
+  };
+  const Properties no_properties;
   for (size_t a = 0; a < view.actor_count(); ++a) {
     events.Clear();
-    user.Reset();
-    view.ForEachEvent(a, [&](const EventRef& ref) {
-      const Properties* properties = needs_user_properties ? &user.Advance(ref) : nullptr;
-      const uint32_t candidates = type_masks.TypeMask(ref);
-      uint32_t steps = candidates & ~type_masks.filtered();
-      for (uint32_t rest = candidates & type_masks.filtered(); rest != 0; rest &= rest - 1) {
-        const size_t s = static_cast<size_t>(std::countr_zero(rest));
-        const EventMatcher& matcher = matchers[s];
-        if (matcher.Matches(ref, matcher.needs_user_properties() ? properties : nullptr)) {
-          steps |= 1u << s;
-        }
+    if (needs_user_properties) {
+      // User properties as of each event: every event is read.
+      user.Reset();
+      view.ForEachEvent(a, [&](const EventRef& ref) {
+        const Properties* properties = &user.Advance(ref);
+        add(
+            ref.segment->time_ms(ref.index),
+            view.event_type_id(ref.segment_number, ref.segment->event_type_code(ref.index)),
+            [&] { return ref; }, properties);
+      });
+    } else {
+      for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
+        add(
+            view.timeline_time(i), view.timeline_type(i), [&] { return view.EventAt(a, i); },
+            &no_properties);
       }
-      if (steps == 0 && !keep_every_event) return;
-      int32_t label = -1;
-      if ((steps & 1) && query.group_by) {
-        if (query.group_by->scope == PropertyRef::Scope::kUser) {
-          auto it = properties->find(query.group_by->key);
-          label = label_id(it == properties->end() ? nullptr : &it->second);
-        } else {
-          const std::optional<uint32_t>& key = group_key[ref.segment_number];
-          label = label_id(key ? ref.segment->Property(false, *key, ref.index) : nullptr);
-        }
-      }
-      events.time.push_back(ref.segment->time_ms(ref.index));
-      events.steps.push_back(steps);
-      events.active.push_back(activity.active(ref));
-      events.label.push_back(label);
-    });
+    }
     if (events.size() == 0) continue;
     FunnelProgress progress = scan.Best(events);
     if (progress.times.empty()) continue;

@@ -30,13 +30,13 @@ HourlyActiveActors HourlyActiveActors::Build(const ActorView& view) {
   for (size_t a = 0; a < view.actor_count(); ++a) {
     bool any = false;
     int64_t last = 0;
-    view.ForEachEvent(a, [&](const EventRef& ref) {
-      if (!activity.active(ref)) return;
-      const int64_t t = ref.segment->time_ms(ref.index);
+    for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
+      if (!activity.active_type(view.timeline_type(i))) continue;
+      const int64_t t = view.timeline_time(i);
       const int64_t hour = HourOf(t);
       if (any && hour == last) {  // events come in time order
         result.span_ms_.back() = static_cast<uint32_t>(t - result.first_ms_.back());
-        return;
+        continue;
       }
       any = true;
       last = hour;
@@ -44,7 +44,7 @@ HourlyActiveActors HourlyActiveActors::Build(const ActorView& view) {
       result.span_ms_.push_back(0);
       std::vector<uint32_t>& actors = by_hour[hour];
       if (actors.empty() || actors.back() != a) actors.push_back(static_cast<uint32_t>(a));
-    });
+    }
     result.actor_offsets_.push_back(result.first_ms_.size());
   }
   result.first_ms_.shrink_to_fit();

@@ -1,6 +1,6 @@
 // Per UTC hour, the actors of an actor view with an active event in it (analytics.md,
 // "Activity", under the default inactive event types): one Roaring bitmap of actor indexes per
-// hour that has any, and each actor's first active hour (8 bytes per actor). Active-user counts
+// hour that has any, and per actor its active hours (below). Active-user counts
 // over hour-aligned buckets — every bucket of a day, week or month in a zone whose offsets are
 // whole hours — become unions of a bucket's hourly bitmaps instead of a scan of every event: at 10
 // M events, 30 daily buckets union 720 bitmaps. New actors per such bucket come from the first

@@ -12,6 +12,7 @@
 #include "analytics/store/activity.h"
 #include "analytics/store/event_matcher.h"
 #include "analytics/store/hourly_active_actors.h"
+#include "analytics/store/selector_type_masks.h"
 #include "analytics/store/user_state.h"
 #include "analytics/time/calendar.h"
 
@@ -116,10 +117,12 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
   // For _new the start filters apply to the first-ever active event.
   EventSelector start_selector = query.start;
   if (new_users) start_selector.event_type = kAnyActiveEvent;
-  EventMatcher start_matcher(view, start_selector, activity);
-  EventMatcher return_matcher(view, query.returned, activity);
+  std::vector<EventMatcher> matchers;  // 0: start, 1: return
+  matchers.emplace_back(view, start_selector, activity);
+  matchers.emplace_back(view, query.returned, activity);
   const bool needs_user_properties =
-      start_matcher.needs_user_properties() || return_matcher.needs_user_properties();
+      matchers[0].needs_user_properties() || matchers[1].needs_user_properties();
+  const SelectorTypeMasks type_masks(view, matchers);
 
   std::vector<RowSums> rows(static_cast<size_t>(cohort_days));
   for (RowSums& row : rows) {
@@ -144,13 +147,13 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
   // read at all.
   const bool start_from_hours = returns_from_hours && new_users && query.start.filters.empty();
   const HourlyActiveActors& hours = view.hourly_active();
+  const Properties no_properties;
 
   for (size_t a = 0; a < view.actor_count(); ++a) {
     bool in_cohort = false;
     int64_t t0 = 0;
     int cohort = 0;          // index of t0's civil day in `starts`
     int64_t day1_start = 0;  // where day 1 begins
-    user_state.Reset();
     returned_on.Clear();
     const auto start = [&](int64_t t) {
       in_cohort = true;
@@ -165,14 +168,20 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
       if (first_active < scope.from_ms || first_active >= scope.to_ms) continue;
       start(first_active);
     } else {
-      // Visits the actor's events until its cohort and returns are known.
-      view.ForEachEventWhile(a, [&](const EventRef& ref) {
-        const Properties* properties = needs_user_properties ? &user_state.Advance(ref) : nullptr;
-        int64_t t = ref.segment->time_ms(ref.index);
+      // One event: its time, its event type id, `event()` giving its EventRef (read only for
+      // filters) and the user properties as of it (empty when nothing reads them). Returns
+      // whether the actor's later events still matter.
+      const auto visit = [&](int64_t t, uint32_t type, auto&& event, const Properties* properties) {
+        const uint32_t candidates = type_masks.TypeMask(type);
+        const auto passes = [&](int i) {
+          if (((candidates >> i) & 1) == 0) return false;
+          return ((type_masks.filtered() >> i) & 1) == 0 ||
+                 matchers[i].Matches(event(), properties);
+        };
         if (!in_cohort) {
-          if (new_users && !activity.active(ref)) return true;
+          if (new_users && !activity.active_type(type)) return true;
           bool in_range = t >= scope.from_ms && t < scope.to_ms;
-          if (in_range && start_matcher.Matches(ref, properties)) {
+          if (in_range && passes(0)) {
             start(t);
             return !returns_from_hours;
           }
@@ -182,11 +191,28 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
         // Events come in time order: none after as_of counts any more. The start event itself
         // is never a return (it is before day 1).
         if (t >= as_of) return false;
-        if (t >= day1_start && return_matcher.Matches(ref, properties)) {
-          returned_on.Set(day_offset(t0, cohort, t));
-        }
+        if (t >= day1_start && passes(1)) returned_on.Set(day_offset(t0, cohort, t));
         return true;
-      });
+      };
+      if (needs_user_properties) {
+        // User properties as of each event: every event up to the last that matters is read.
+        user_state.Reset();
+        view.ForEachEventWhile(a, [&](const EventRef& ref) {
+          const Properties* properties = &user_state.Advance(ref);
+          return visit(
+              ref.segment->time_ms(ref.index),
+              view.event_type_id(ref.segment_number, ref.segment->event_type_code(ref.index)),
+              [&] { return ref; }, properties);
+        });
+      } else {
+        for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
+          if (!visit(
+                  view.timeline_time(i), view.timeline_type(i), [&] { return view.EventAt(a, i); },
+                  &no_properties)) {
+            break;
+          }
+        }
+      }
     }
     if (in_cohort && returns_from_hours) {
       // Each active hour's first and last events stand for it: an event between them lies on

@@ -1,5 +1,7 @@
 // Retention on the embedded store (analytics.md, "Retention"; docs/metrics.md, "Retention"),
-// computed in one pass over each actor's events.
+// computed per actor: its events (the view's timeline, or the segments when user-property filters
+// need the properties) up to its start event and, for returns to _active under the default
+// activity, its active hours (hourly_active_actors.h) instead of the rest of its events.
 //
 // Day 0 (t0) is the actor's first event in [from_ms, to_ms) that passes `start`; for
 // kNewUserEvent it is the actor's first-ever active event, which must lie in the range and pass

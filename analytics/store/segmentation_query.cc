@@ -141,30 +141,52 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
   std::vector<size_t> actor_hits_begin = {0};
   std::vector<Hit> actor_hits;
   UserState user_state;
+  // One event of the actor: its time, its event type id, and `event()` giving its EventRef (read
+  // only when a filter or an event-scope group-by needs the segment); the user properties as of
+  // it (empty when nothing reads them).
+  const bool label_reads_event =
+      query.group_by && query.group_by->scope == PropertyRef::Scope::kEvent;
+  const auto add = [&](int64_t t, uint32_t type, auto&& event, const Properties* user_properties) {
+    const uint32_t candidates = type_masks.TypeMask(type);
+    if (candidates == 0) return;
+    if (t < scope.from_ms || t >= scope.to_ms) return;
+    std::optional<EventRef> ref;
+    std::optional<uint32_t> label;
+    int b = -1;
+    for (uint32_t rest = candidates; rest != 0; rest &= rest - 1) {
+      const size_t s = static_cast<size_t>(std::countr_zero(rest));
+      if (((type_masks.filtered() >> s) & 1) != 0) {
+        if (!ref) ref = event();
+        if (!matchers[s].Matches(*ref, user_properties)) continue;
+      }
+      if (!label) {
+        if (label_reads_event && !ref) ref = event();
+        label = labeler.Label(ref ? *ref : EventRef{}, user_properties);
+        b = BucketIndex(result.buckets, scope.to_ms, t);
+      }
+      actor_hits.push_back(Hit{*label, static_cast<uint32_t>(s), static_cast<uint32_t>(b), 1});
+    }
+  };
+  const Properties no_properties;
   for (size_t a = 0; a < view.actor_count(); ++a) {
     actor_hits.clear();
-    user_state.Reset();
-    view.ForEachEvent(a, [&](const EventRef& ref) {
-      const Properties* user_properties =
-          needs_user_properties ? &user_state.Advance(ref) : nullptr;
-      const uint32_t candidates = type_masks.TypeMask(ref);
-      if (candidates == 0) return;
-      int64_t t = ref.segment->time_ms(ref.index);
-      if (t < scope.from_ms || t >= scope.to_ms) return;
-      std::optional<uint32_t> label;
-      int b = -1;
-      for (uint32_t rest = candidates; rest != 0; rest &= rest - 1) {
-        const size_t s = static_cast<size_t>(std::countr_zero(rest));
-        if (((type_masks.filtered() >> s) & 1) != 0 && !matchers[s].Matches(ref, user_properties)) {
-          continue;
-        }
-        if (!label) {
-          label = labeler.Label(ref, user_properties);
-          b = BucketIndex(result.buckets, scope.to_ms, t);
-        }
-        actor_hits.push_back(Hit{*label, static_cast<uint32_t>(s), static_cast<uint32_t>(b), 1});
+    if (needs_user_properties) {
+      // User properties as of each event: every event is read.
+      user_state.Reset();
+      view.ForEachEvent(a, [&](const EventRef& ref) {
+        const Properties* user_properties = &user_state.Advance(ref);
+        add(
+            ref.segment->time_ms(ref.index),
+            view.event_type_id(ref.segment_number, ref.segment->event_type_code(ref.index)),
+            [&] { return ref; }, user_properties);
+      });
+    } else {
+      for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
+        add(
+            view.timeline_time(i), view.timeline_type(i), [&] { return view.EventAt(a, i); },
+            &no_properties);
       }
-    });
+    }
     std::sort(actor_hits.begin(), actor_hits.end(), CellLess);
     for (const Hit& hit : actor_hits) {
       if (hits.size() > actor_hits_begin.back() && SameCell(hits.back(), hit)) {
