@@ -30,6 +30,12 @@ bool FunnelProgressScan::InRange(int64_t t) const {
 FunnelProgress FunnelProgressScan::BestOrdered(const FunnelActorEvents& events) {
   const size_t n = events.size();
   const bool strict = query_.order == FunnelOrder::kStrict;
+  FunnelProgress best;
+  bool entered = false;  // some step-1 event in range: else the tables below are not needed
+  for (size_t c = 0; c < n && !entered; ++c) {
+    entered = (events.steps[c] & 1) != 0 && InRange(events.time[c]);
+  }
+  if (!entered) return best;
   // next_[s * (n + 1) + i]: the first event at or after i matching step s (kNone: none).
   next_.assign(k_ * (n + 1), kNone);
   next_active_.assign(n + 1, kNone);
@@ -42,8 +48,7 @@ FunnelProgress FunnelProgressScan::BestOrdered(const FunnelActorEvents& events) 
       next_active_[i] = events.active[i] ? static_cast<uint32_t>(i) : next_active_[i + 1];
     }
   }
-  FunnelProgress best;
-  std::vector<int64_t> times;
+  std::vector<int64_t>& times = times_;
   for (size_t c = 0; c < n && best.times.size() < k_; ++c) {
     if ((events.steps[c] & 1) == 0 || !InRange(events.time[c])) continue;
     const int64_t deadline = events.time[c] + query_.window_ms;

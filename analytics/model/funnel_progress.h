@@ -68,6 +68,7 @@ class FunnelProgressScan {
   // Ordered: next_[s * (n + 1) + i], the first event at or after i matching step s.
   std::vector<uint32_t> next_;
   std::vector<uint32_t> next_active_;
+  std::vector<int64_t> times_;  // BestOrdered's candidate
   // Unordered.
   uint32_t anchor_mask_ = 0;
   std::vector<int64_t> sums_;

@@ -186,6 +186,28 @@ const PropertyValue* Segment::Property(bool user_scope, size_t key, uint32_t e) 
   return &values_[column.values[it - column.events.begin()]];
 }
 
+const PropertyValue* Segment::PropertyNear(bool user_scope, size_t key, uint32_t e,
+                                           size_t* hint) const {
+  const std::vector<uint32_t>& events = property_column(user_scope, key).events;
+  const size_t n = events.size();
+  // Every entry before `lo` is below e: start from the hint unless e lies before it.
+  size_t lo = std::min(*hint, n);
+  if (lo > 0 && events[lo - 1] >= e) lo = 0;
+  size_t hi = lo;
+  for (size_t step = 1; hi < n && events[hi] < e; step *= 2) {
+    lo = hi + 1;
+    hi += step;
+  }
+  hi = std::min(hi, n);
+  const size_t at =
+      static_cast<size_t>(std::lower_bound(events.begin() + static_cast<std::ptrdiff_t>(lo),
+                                           events.begin() + static_cast<std::ptrdiff_t>(hi), e) -
+                          events.begin());
+  *hint = at;
+  if (at == n || events[at] != e) return nullptr;
+  return &values_[property_column(user_scope, key).values[at]];
+}
+
 Event Segment::ToEvent(size_t e) const {
   Event event;
   event.project = project_;

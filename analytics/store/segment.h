@@ -105,6 +105,10 @@ class Segment {
   const std::vector<PropertyValue>& values() const { return values_; }
   // The value of property `key` on event `e`, or nullptr (binary search in the column).
   const PropertyValue* Property(bool user_scope, size_t key, uint32_t e) const;
+  // As Property, for lookups whose events mostly ascend (a scan in actor order): `*hint` (0 at
+  // first) is a position in the key's column kept between calls; the search gallops forward
+  // from it, or from the column's start when `e` lies before it.
+  const PropertyValue* PropertyNear(bool user_scope, size_t key, uint32_t e, size_t* hint) const;
 
   // Rebuilds event `e` (for drill-down, merges and tests).
   Event ToEvent(size_t e) const;

@@ -171,6 +171,35 @@ bool SameSegment(const Segment& a, const Segment& b) {
   return a.project() == b.project();
 }
 
+// PropertyNear finds what Property finds whatever its hint: lookups that ascend (as a scan's),
+// jump back, repeat, and miss, over every key of both scopes of random segments.
+TEST(SegmentTest, PropertyNearAgreesWithPropertyFromAnyHint) {
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    SegmentPtr s = *Segment::Build("p", Random(seed, 400));
+    for (bool user_scope : {false, true}) {
+      for (size_t key = 0; key < s->property_keys(user_scope).size(); ++key) {
+        size_t hint = 0;
+        uint32_t e = 0;
+        for (int i = 0; i < 2000; ++i) {
+          switch (rng() % 4) {
+            case 0:  // anywhere
+              e = static_cast<uint32_t>(rng() % s->event_count());
+              break;
+            case 1:  // the same again
+              break;
+            default:  // a little further on
+              e = std::min<uint32_t>(e + static_cast<uint32_t>(rng() % 4),
+                                     static_cast<uint32_t>(s->event_count() - 1));
+          }
+          ASSERT_EQ(s->PropertyNear(user_scope, key, e, &hint), s->Property(user_scope, key, e))
+              << "seed " << seed << " key " << key << " event " << e;
+        }
+      }
+    }
+  }
+}
+
 TEST(SegmentCodecTest, RoundTripsRandomSegments) {
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     SegmentPtr s = *Segment::Build("proj-" + std::to_string(seed), Random(seed, 300));

@@ -70,6 +70,7 @@ class Labeler {
       keys_.push_back(segment->FindPropertyKey(false, group_by_->key));
       by_code_.emplace_back(keys_.back() ? segment->values().size() : 0, kUnknown);
     }
+    hints_.assign(keys_.size(), 0);
   }
 
   uint32_t Label(const EventRef& ref, const Properties* user_properties) {
@@ -80,7 +81,9 @@ class Labeler {
                                                           : it->second.Label());
     }
     const std::optional<uint32_t>& key = keys_[ref.segment_number];
-    const PropertyValue* value = key ? ref.segment->Property(false, *key, ref.index) : nullptr;
+    const PropertyValue* value =
+        key ? ref.segment->PropertyNear(false, *key, ref.index, &hints_[ref.segment_number])
+            : nullptr;
     if (value == nullptr) return labels_->Intern(kNoneGroup);
     uint32_t& id = by_code_[ref.segment_number][value - ref.segment->values().data()];
     if (id == kUnknown) id = labels_->Intern(value->Label());
@@ -93,6 +96,7 @@ class Labeler {
   Labels* labels_;
   std::vector<std::optional<uint32_t>> keys_;   // per segment
   std::vector<std::vector<uint32_t>> by_code_;  // per segment: label id per value code
+  std::vector<size_t> hints_;                   // per segment: the last lookup's position
 };
 
 // One series in one output group.
