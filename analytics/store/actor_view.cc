@@ -44,6 +44,20 @@ void ActorView::MergeRuns(const EventRun* first, const EventRun* last,
   std::stable_sort(out->begin() + static_cast<std::ptrdiff_t>(start), out->end(), Before);
 }
 
+size_t ActorView::memory_bytes() const {
+  size_t bytes = actor_ids_.capacity() * sizeof(std::string) +
+                 run_offsets_.capacity() * sizeof(uint32_t) + runs_.capacity() * sizeof(EventRun) +
+                 order_.capacity() * sizeof(EventRef) + order_offsets_.capacity() * sizeof(size_t) +
+                 timeline_offsets_.capacity() * sizeof(size_t) +
+                 timeline_time_.capacity() * sizeof(int64_t) +
+                 timeline_type_.capacity() * sizeof(uint32_t) + hourly_active_.memory_bytes();
+  for (const std::string& id : actor_ids_) {
+    if (id.capacity() > 15) bytes += id.capacity() + 1;  // beyond the small-string buffer
+  }
+  for (const std::vector<uint32_t>& ids : type_ids_) bytes += ids.capacity() * sizeof(uint32_t);
+  return bytes;
+}
+
 void ActorView::BuildTimeline() {
   absl::flat_hash_map<std::string_view, uint32_t> ids;
   for (const SegmentPtr& segment : segments_) {

@@ -109,6 +109,9 @@ class ActorView {
   // Per UTC hour, the actors with an active event (default activity); built with the view.
   const HourlyActiveActors& hourly_active() const { return hourly_active_; }
 
+  // Bytes the view holds besides its segments (ids, runs, merged orders, timeline, hourly index).
+  size_t memory_bytes() const;
+
   // Whether `x` comes before `y` in the total order.
   static bool Before(const EventRef& x, const EventRef& y);
 

@@ -36,13 +36,15 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     matchers.emplace_back(view, step, activity);
     needs_user_properties |= matchers.back().needs_user_properties();
   }
-  // Event-scope group-by: the key's index per segment.
+  // Event-scope group-by: the key's index per segment, and the last lookup's position in its
+  // column (the scan reads each segment's events nearly in order).
   std::vector<std::optional<uint32_t>> group_key;
   if (query.group_by && query.group_by->scope == PropertyRef::Scope::kEvent) {
     for (const SegmentPtr& segment : view.segments()) {
       group_key.push_back(segment->FindPropertyKey(false, query.group_by->key));
     }
   }
+  std::vector<size_t> group_hint(group_key.size(), 0);
   absl::flat_hash_map<std::string, int32_t> label_ids;
   std::vector<std::string> labels;
   auto label_id = [&](const PropertyValue* value) {
@@ -85,7 +87,9 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
       } else {
         if (!ref) ref = event();
         const std::optional<uint32_t>& key = group_key[ref->segment_number];
-        label = label_id(key ? ref->segment->Property(false, *key, ref->index) : nullptr);
+        label = label_id(key ? ref->segment->PropertyNear(false, *key, ref->index,
+                                                          &group_hint[ref->segment_number])
+                             : nullptr);
       }
     }
     events.time.push_back(time);

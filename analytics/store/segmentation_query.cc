@@ -59,18 +59,24 @@ class Labels {
   std::vector<std::string> names_;
 };
 
-// The group-by label of an event ("" without group-by). Event scope: one label per value code of
-// each segment, computed once; user scope: the label of the user properties as of the event.
+// The group-by label of an event ("" without group-by). Event scope: each segment's key column
+// spread over its events once (a value code per event: the scan's lookups are then one load
+// instead of a search of the sparse column), one label per value code, interned when first
+// seen; user scope: the label of the user properties as of the event.
 class Labeler {
  public:
   Labeler(const ActorView& view, const std::optional<PropertyRef>& group_by, Labels* labels)
       : group_by_(group_by), labels_(labels) {
     if (!group_by_ || group_by_->scope != PropertyRef::Scope::kEvent) return;
     for (const SegmentPtr& segment : view.segments()) {
-      keys_.push_back(segment->FindPropertyKey(false, group_by_->key));
-      by_code_.emplace_back(keys_.back() ? segment->values().size() : 0, kUnknown);
+      const std::optional<uint32_t> key = segment->FindPropertyKey(false, group_by_->key);
+      by_code_.emplace_back(key ? segment->values().size() : 0, kUnknown);
+      std::vector<uint32_t>& codes = value_codes_.emplace_back();
+      if (!key) continue;
+      codes.assign(segment->event_count(), kNoCode);
+      const PropertyColumn& column = segment->property_column(false, *key);
+      for (size_t j = 0; j < column.events.size(); ++j) codes[column.events[j]] = column.values[j];
     }
-    hints_.assign(keys_.size(), 0);
   }
 
   uint32_t Label(const EventRef& ref, const Properties* user_properties) {
@@ -80,13 +86,11 @@ class Labeler {
       return labels_->Intern(it == user_properties->end() ? std::string(kNoneGroup)
                                                           : it->second.Label());
     }
-    const std::optional<uint32_t>& key = keys_[ref.segment_number];
-    const PropertyValue* value =
-        key ? ref.segment->PropertyNear(false, *key, ref.index, &hints_[ref.segment_number])
-            : nullptr;
-    if (value == nullptr) return labels_->Intern(kNoneGroup);
-    uint32_t& id = by_code_[ref.segment_number][value - ref.segment->values().data()];
-    if (id == kUnknown) id = labels_->Intern(value->Label());
+    const std::vector<uint32_t>& codes = value_codes_[ref.segment_number];
+    const uint32_t code = codes.empty() ? kNoCode : codes[ref.index];
+    if (code == kNoCode) return labels_->Intern(kNoneGroup);
+    uint32_t& id = by_code_[ref.segment_number][code];
+    if (id == kUnknown) id = labels_->Intern(ref.segment->values()[code].Label());
     return id;
   }
 
@@ -94,9 +98,8 @@ class Labeler {
   static constexpr uint32_t kUnknown = UINT32_MAX;
   const std::optional<PropertyRef>& group_by_;
   Labels* labels_;
-  std::vector<std::optional<uint32_t>> keys_;   // per segment
-  std::vector<std::vector<uint32_t>> by_code_;  // per segment: label id per value code
-  std::vector<size_t> hints_;                   // per segment: the last lookup's position
+  std::vector<std::vector<uint32_t>> value_codes_;  // per segment: per event, or empty
+  std::vector<std::vector<uint32_t>> by_code_;      // per segment: label id per value code
 };
 
 // One series in one output group.
