@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "analytics/model/funnel_progress.h"
 #include "analytics/store/activity.h"
+#include "analytics/store/actor_scan.h"
 #include "analytics/store/event_matcher.h"
 #include "analytics/store/segment.h"
 #include "analytics/store/selector_type_masks.h"
@@ -65,7 +66,7 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
   std::vector<int64_t> gaps;
   // One event of the actor: its time, its event type id, and `event()` giving its EventRef (read
   // only when a filter or the group-by needs the segment); the user properties as of it (empty
-  // when nothing reads them).
+  // when nothing reads them). Always true: every event is read (actor_scan.h).
   const auto add = [&](int64_t time, uint32_t type, auto&& event, const Properties* properties) {
     const uint32_t candidates = type_masks.TypeMask(type);
     uint32_t steps = candidates & ~type_masks.filtered();
@@ -78,7 +79,7 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
         steps |= 1u << s;
       }
     }
-    if (steps == 0 && !keep_every_event) return;
+    if (steps == 0 && !keep_every_event) return true;
     int32_t label = -1;
     if ((steps & 1) && query.group_by) {
       if (query.group_by->scope == PropertyRef::Scope::kUser) {
@@ -96,27 +97,11 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     events.steps.push_back(steps);
     events.active.push_back(activity.active_type(type));
     events.label.push_back(label);
+    return true;
   };
-  const Properties no_properties;
   for (size_t a = 0; a < view.actor_count(); ++a) {
     events.Clear();
-    if (needs_user_properties) {
-      // User properties as of each event: every event is read.
-      user.Reset();
-      view.ForEachEvent(a, [&](const EventRef& ref) {
-        const Properties* properties = &user.Advance(ref);
-        add(
-            ref.segment->time_ms(ref.index),
-            view.event_type_id(ref.segment_number, ref.segment->event_type_code(ref.index)),
-            [&] { return ref; }, properties);
-      });
-    } else {
-      for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
-        add(
-            view.timeline_time(i), view.timeline_type(i), [&] { return view.EventAt(a, i); },
-            &no_properties);
-      }
-    }
+    ScanActor(view, a, needs_user_properties ? &user : nullptr, add);
     if (events.size() == 0) continue;
     FunnelProgress progress = scan.Best(events);
     if (progress.times.empty()) continue;

@@ -10,6 +10,7 @@
 
 #include "analytics/model/retention_spans.h"
 #include "analytics/store/activity.h"
+#include "analytics/store/actor_scan.h"
 #include "analytics/store/event_matcher.h"
 #include "analytics/store/hourly_active_actors.h"
 #include "analytics/store/selector_type_masks.h"
@@ -147,7 +148,6 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
   // read at all.
   const bool start_from_hours = returns_from_hours && new_users && query.start.filters.empty();
   const HourlyActiveActors& hours = view.hourly_active();
-  const Properties no_properties;
 
   for (size_t a = 0; a < view.actor_count(); ++a) {
     bool in_cohort = false;
@@ -194,25 +194,7 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
         if (t >= day1_start && passes(1)) returned_on.Set(day_offset(t0, cohort, t));
         return true;
       };
-      if (needs_user_properties) {
-        // User properties as of each event: every event up to the last that matters is read.
-        user_state.Reset();
-        view.ForEachEventWhile(a, [&](const EventRef& ref) {
-          const Properties* properties = &user_state.Advance(ref);
-          return visit(
-              ref.segment->time_ms(ref.index),
-              view.event_type_id(ref.segment_number, ref.segment->event_type_code(ref.index)),
-              [&] { return ref; }, properties);
-        });
-      } else {
-        for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
-          if (!visit(
-                  view.timeline_time(i), view.timeline_type(i), [&] { return view.EventAt(a, i); },
-                  &no_properties)) {
-            break;
-          }
-        }
-      }
+      ScanActor(view, a, needs_user_properties ? &user_state : nullptr, visit);
     }
     if (in_cohort && returns_from_hours) {
       // Each active hour's first and last events stand for it: an event between them lies on

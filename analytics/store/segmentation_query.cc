@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "analytics/model/formula.h"
 #include "analytics/store/activity.h"
+#include "analytics/store/actor_scan.h"
 #include "analytics/store/event_matcher.h"
 #include "analytics/store/selector_type_masks.h"
 #include "analytics/store/user_state.h"
@@ -150,13 +151,13 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
   UserState user_state;
   // One event of the actor: its time, its event type id, and `event()` giving its EventRef (read
   // only when a filter or an event-scope group-by needs the segment); the user properties as of
-  // it (empty when nothing reads them).
+  // it (empty when nothing reads them). Always true: every event is read (actor_scan.h).
   const bool label_reads_event =
       query.group_by && query.group_by->scope == PropertyRef::Scope::kEvent;
   const auto add = [&](int64_t t, uint32_t type, auto&& event, const Properties* user_properties) {
     const uint32_t candidates = type_masks.TypeMask(type);
-    if (candidates == 0) return;
-    if (t < scope.from_ms || t >= scope.to_ms) return;
+    if (candidates == 0) return true;
+    if (t < scope.from_ms || t >= scope.to_ms) return true;
     std::optional<EventRef> ref;
     std::optional<uint32_t> label;
     int b = -1;
@@ -173,27 +174,11 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
       }
       actor_hits.push_back(Hit{*label, static_cast<uint32_t>(s), static_cast<uint32_t>(b), 1});
     }
+    return true;
   };
-  const Properties no_properties;
   for (size_t a = 0; a < view.actor_count(); ++a) {
     actor_hits.clear();
-    if (needs_user_properties) {
-      // User properties as of each event: every event is read.
-      user_state.Reset();
-      view.ForEachEvent(a, [&](const EventRef& ref) {
-        const Properties* user_properties = &user_state.Advance(ref);
-        add(
-            ref.segment->time_ms(ref.index),
-            view.event_type_id(ref.segment_number, ref.segment->event_type_code(ref.index)),
-            [&] { return ref; }, user_properties);
-      });
-    } else {
-      for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
-        add(
-            view.timeline_time(i), view.timeline_type(i), [&] { return view.EventAt(a, i); },
-            &no_properties);
-      }
-    }
+    ScanActor(view, a, needs_user_properties ? &user_state : nullptr, add);
     std::sort(actor_hits.begin(), actor_hits.end(), CellLess);
     for (const Hit& hit : actor_hits) {
       if (hits.size() > actor_hits_begin.back() && SameCell(hits.back(), hit)) {
