@@ -164,6 +164,11 @@ std::vector<NamedQuery> Queries(const ProductGeneratorOptions& data) {
                                      .interval = an::Interval::kDay,
                                      .group_by = an::PropertyRef{.key = "country"}};
   queries.push_back({"segmentation uniques(view_item) by country, daily", segmentation});
+  an::FunnelQuery rare{.scope = scope, .window_ms = 7 * kDayMs};
+  for (const char* step : {"add_to_cart", "purchase"}) {
+    rare.steps.push_back(an::EventSelector{.event_type = step});
+  }
+  queries.push_back({"funnel add_to_cart → purchase, 7 days (rare steps)", rare});
   return queries;
 }
 

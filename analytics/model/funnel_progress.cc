@@ -17,8 +17,15 @@ constexpr uint32_t kNone = UINT32_MAX;
 FunnelProgressScan::FunnelProgressScan(const FunnelQuery& query)
     : query_(query), k_(query.steps.size()), full_((1u << k_) - 1) {}
 
-FunnelProgress FunnelProgressScan::Best(const FunnelActorEvents& events) {
-  return query_.order == FunnelOrder::kUnordered ? BestUnordered(events) : BestOrdered(events);
+const FunnelProgress& FunnelProgressScan::Best(const FunnelActorEvents& events) {
+  best_.times.clear();
+  best_.label = -1;
+  if (query_.order == FunnelOrder::kUnordered) {
+    BestUnordered(events);
+  } else {
+    BestOrdered(events);
+  }
+  return best_;
 }
 
 bool FunnelProgressScan::InRange(int64_t t) const {
@@ -27,18 +34,21 @@ bool FunnelProgressScan::InRange(int64_t t) const {
 
 // Ordered and strict: every in-range step-1 event is a candidate; each next step jumps to the
 // step's next match after the previous matched event.
-FunnelProgress FunnelProgressScan::BestOrdered(const FunnelActorEvents& events) {
+void FunnelProgressScan::BestOrdered(const FunnelActorEvents& events) {
   const size_t n = events.size();
   const bool strict = query_.order == FunnelOrder::kStrict;
-  FunnelProgress best;
+  FunnelProgress& best = best_;
   bool entered = false;  // some step-1 event in range: else the tables below are not needed
   for (size_t c = 0; c < n && !entered; ++c) {
     entered = (events.steps[c] & 1) != 0 && InRange(events.time[c]);
   }
-  if (!entered) return best;
-  // next_[s * (n + 1) + i]: the first event at or after i matching step s (kNone: none).
-  next_.assign(k_ * (n + 1), kNone);
-  next_active_.assign(n + 1, kNone);
+  if (!entered) return;
+  // next_[s * (n + 1) + i]: the first event at or after i matching step s (kNone: none), for
+  // s >= 1; every entry is written below.
+  next_.resize(k_ * (n + 1));
+  next_active_.resize(n + 1);
+  for (size_t s = 1; s < k_; ++s) next_[s * (n + 1) + n] = kNone;
+  next_active_[n] = kNone;
   for (size_t i = n; i-- > 0;) {
     for (size_t s = 1; s < k_; ++s) {
       next_[s * (n + 1) + i] =
@@ -66,15 +76,14 @@ FunnelProgress FunnelProgressScan::BestOrdered(const FunnelActorEvents& events) 
       best.label = events.label[c];
     }
   }
-  return best;
 }
 
 // Unordered: which steps can take distinct events of a window is Hall's condition over the
 // events' step masks — steps T can all be served iff at least |T| events match some step of T —
 // checked with subset sums over the masks of the window's events.
-FunnelProgress FunnelProgressScan::BestUnordered(const FunnelActorEvents& events) {
+void FunnelProgressScan::BestUnordered(const FunnelActorEvents& events) {
   const size_t n = events.size();
-  FunnelProgress best;
+  FunnelProgress& best = best_;
   sums_.assign(size_t{1} << k_, 0);
   // sums_ covers the events (anchor, end): the window without the anchor.
   size_t end = 0;
@@ -93,7 +102,6 @@ FunnelProgress FunnelProgressScan::BestUnordered(const FunnelActorEvents& events
       break;
     }
   }
-  return best;
 }
 
 // sums_[S] = the number of window events (anchor excluded) matching some step, all of whose
@@ -180,26 +188,30 @@ FunnelGroup BuildFunnelGroup(std::string label, const std::vector<const FunnelEn
     if (b == 0) return std::nullopt;
     return static_cast<double>(a) / static_cast<double>(b);
   };
+  // One pass over the entries: actors reaching each step, and the gaps into each step.
+  std::vector<int64_t> reached(k, 0);
+  std::vector<std::vector<int64_t>> gaps(k);
+  for (const FunnelEntry* entry : entries) {
+    for (size_t j = 0; j < entry->reach; ++j) {
+      ++reached[j];
+      if (j > 0) gaps[j].push_back(all_gaps[entry->gaps_offset + j - 1]);
+    }
+  }
   FunnelGroup group{std::move(label), {}};
-  std::vector<int64_t> gaps;
   for (size_t j = 0; j < k; ++j) {
     FunnelStep step;
-    gaps.clear();
-    for (const FunnelEntry* entry : entries) {
-      if (entry->reach <= j) continue;
-      ++step.actors;
-      if (j > 0) gaps.push_back(all_gaps[entry->gaps_offset + j - 1]);
-    }
-    const int64_t first = j == 0 ? step.actors : group.steps[0].actors;
-    const int64_t previous = j == 0 ? step.actors : group.steps[j - 1].actors;
+    step.actors = reached[j];
+    const int64_t first = reached[0];
+    const int64_t previous = j == 0 ? reached[0] : reached[j - 1];
     step.conversion_from_first = ratio(step.actors, first);
     step.conversion_from_previous = ratio(step.actors, previous);
-    if (!gaps.empty()) {
+    std::vector<int64_t>& into = gaps[j];
+    if (!into.empty()) {
       int64_t sum = 0;
-      for (int64_t gap : gaps) sum += gap;
-      step.average_time_ms = static_cast<double>(sum) / static_cast<double>(gaps.size());
-      auto median = gaps.begin() + static_cast<std::ptrdiff_t>((gaps.size() - 1) / 2);
-      std::nth_element(gaps.begin(), median, gaps.end());
+      for (int64_t gap : into) sum += gap;
+      step.average_time_ms = static_cast<double>(sum) / static_cast<double>(into.size());
+      auto median = into.begin() + static_cast<std::ptrdiff_t>((into.size() - 1) / 2);
+      std::nth_element(into.begin(), median, into.end());
       step.median_time_ms = *median;
     }
     group.steps.push_back(std::move(step));

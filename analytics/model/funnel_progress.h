@@ -23,8 +23,8 @@ inline constexpr size_t kMaxFunnelSteps = 16;
 struct FunnelActorEvents {
   std::vector<int64_t> time;
   std::vector<uint32_t> steps;  // bit s: the event matches step s
-  std::vector<bool> active;
-  std::vector<int32_t> label;  // group-by label id of events matching step 1, else -1
+  std::vector<uint8_t> active;  // 1: an active event (strict funnels stop at one)
+  std::vector<int32_t> label;   // group-by label id of events matching step 1, else -1
 
   void Clear() {
     time.clear();
@@ -51,11 +51,12 @@ class FunnelProgressScan {
  public:
   explicit FunnelProgressScan(const FunnelQuery& query);
 
-  FunnelProgress Best(const FunnelActorEvents& events);
+  // The reference stays valid until the next call.
+  const FunnelProgress& Best(const FunnelActorEvents& events);
 
  private:
-  FunnelProgress BestOrdered(const FunnelActorEvents& events);
-  FunnelProgress BestUnordered(const FunnelActorEvents& events);
+  void BestOrdered(const FunnelActorEvents& events);
+  void BestUnordered(const FunnelActorEvents& events);
   bool InRange(int64_t t) const;
   void Shift(uint32_t mask, int64_t delta);
   bool Hall(uint32_t wanted) const;
@@ -69,6 +70,7 @@ class FunnelProgressScan {
   std::vector<uint32_t> next_;
   std::vector<uint32_t> next_active_;
   std::vector<int64_t> times_;  // BestOrdered's candidate
+  FunnelProgress best_;         // Best's answer
   // Unordered.
   uint32_t anchor_mask_ = 0;
   std::vector<int64_t> sums_;

@@ -45,16 +45,20 @@ void ActorView::MergeRuns(const EventRun* first, const EventRun* last,
 }
 
 size_t ActorView::memory_bytes() const {
-  size_t bytes = actor_ids_.capacity() * sizeof(std::string) +
-                 run_offsets_.capacity() * sizeof(uint32_t) + runs_.capacity() * sizeof(EventRun) +
-                 order_.capacity() * sizeof(EventRef) + order_offsets_.capacity() * sizeof(size_t) +
-                 timeline_offsets_.capacity() * sizeof(size_t) +
-                 timeline_time_.capacity() * sizeof(int64_t) +
-                 timeline_type_.capacity() * sizeof(uint32_t) + hourly_active_.memory_bytes();
+  size_t bytes =
+      actor_ids_.capacity() * sizeof(std::string) + run_offsets_.capacity() * sizeof(uint32_t) +
+      runs_.capacity() * sizeof(EventRun) + order_.capacity() * sizeof(EventRef) +
+      order_offsets_.capacity() * sizeof(size_t) + timeline_offsets_.capacity() * sizeof(size_t) +
+      timeline_time_.capacity() * sizeof(int64_t) + timeline_type_.capacity() * sizeof(uint32_t) +
+      type_offsets_.capacity() * sizeof(size_t) + type_positions_.capacity() * sizeof(uint32_t) +
+      hourly_active_.memory_bytes();
   for (const std::string& id : actor_ids_) {
     if (id.capacity() > 15) bytes += id.capacity() + 1;  // beyond the small-string buffer
   }
   for (const std::vector<uint32_t>& ids : type_ids_) bytes += ids.capacity() * sizeof(uint32_t);
+  for (const std::vector<uint32_t>& actors : group_actors_) {
+    bytes += actors.capacity() * sizeof(uint32_t);
+  }
   return bytes;
 }
 
@@ -83,6 +87,37 @@ void ActorView::BuildTimeline() {
     });
     timeline_offsets_.push_back(timeline_time_.size());
   }
+  BuildTypeIndex();
+}
+
+void ActorView::BuildTypeIndex() {
+  if (timeline_type_.size() > UINT32_MAX) return;  // positions are 32-bit; scans use the timeline
+  type_offsets_.assign(event_types_.size() + 1, 0);
+  for (uint32_t type : timeline_type_) ++type_offsets_[type + 1];
+  for (size_t t = 0; t < event_types_.size(); ++t) type_offsets_[t + 1] += type_offsets_[t];
+  type_positions_.resize(timeline_type_.size());
+  std::vector<size_t> next(type_offsets_.begin(), type_offsets_.end() - 1);
+  for (size_t i = 0; i < timeline_type_.size(); ++i) {
+    type_positions_[next[timeline_type_[i]]++] = static_cast<uint32_t>(i);
+  }
+}
+
+size_t ActorView::ActorAt(size_t position, size_t from) const {
+  // Gallop forward, then binary search: scans ask for nearby actors.
+  size_t low = from;  // timeline_offsets_[low] <= position
+  size_t step = 1;
+  size_t high = low + step;
+  while (high < actor_count() && timeline_offsets_[high] <= position) {
+    low = high;
+    step *= 2;
+    high = low + step;
+  }
+  high = std::min(high, actor_count());
+  // The last actor in [low, high) whose timeline begins at or before `position`.
+  return static_cast<size_t>(std::upper_bound(timeline_offsets_.begin() + low + 1,
+                                              timeline_offsets_.begin() + high, position) -
+                             timeline_offsets_.begin()) -
+         1;
 }
 
 namespace {
@@ -141,6 +176,7 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
   std::vector<const GroupKey*> keys;
   std::vector<uint32_t> run_begin;  // group -> its first run in `group_runs`
   std::vector<EventRun> group_runs;
+  std::vector<uint32_t> group_run_groups;  // parallel to group_runs: the run's segment group
   {
     std::vector<uint32_t> sizes(segment_count);
     for (uint32_t s = 0; s < segment_count; ++s) {
@@ -158,6 +194,7 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
             run_begin.push_back(static_cast<uint32_t>(group_runs.size()));
           }
           group_runs.push_back(EventRun{s, segs[s]->group_begin(g), segs[s]->group_begin(g + 1)});
+          group_run_groups.push_back(g);
         });
     run_begin.push_back(static_cast<uint32_t>(group_runs.size()));
   }
@@ -264,13 +301,19 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
   view.actor_ids_.reserve(device_actors.size() + (group_count - first_user));
   view.run_offsets_.push_back(0);
   view.order_offsets_.push_back(0);
+  view.group_actors_.resize(segment_count);
+  for (uint32_t s = 0; s < segment_count; ++s) view.group_actors_[s].resize(segs[s]->group_count());
   const auto add_actor = [&](std::string actor_id, uint32_t id) {
+    const auto actor = static_cast<uint32_t>(view.actor_ids_.size());
     view.actor_ids_.push_back(std::move(actor_id));
     const size_t first_run = view.runs_.size();
     for (uint32_t m = member_begin[id]; m < member_begin[id + 1]; ++m) {
       const uint32_t member = members[m];
       view.runs_.insert(view.runs_.end(), group_runs.begin() + run_begin[member],
                         group_runs.begin() + run_begin[member + 1]);
+      for (uint32_t r = run_begin[member]; r < run_begin[member + 1]; ++r) {
+        view.group_actors_[group_runs[r].segment][group_run_groups[r]] = actor;
+      }
     }
     view.run_offsets_.push_back(static_cast<uint32_t>(view.runs_.size()));
     if (view.runs_.size() - first_run > 1) {

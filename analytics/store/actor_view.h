@@ -10,8 +10,11 @@
 // into the total order once, so queries iterate arrays instead of re-sorting per query: 16 bytes
 // per event of such actors; it lays every actor's events out as a timeline — time and a view-wide
 // event type id per event, in the total order, 12 bytes per event — so scans that decide on type
-// and time read two sequential arrays and touch a segment only for the events they keep; and it
-// indexes each UTC hour's active actors (hourly_active_actors.h).
+// and time read two sequential arrays and touch a segment only for the events they keep; it
+// indexes the timeline by event type (4 bytes per event), so a query about rare event types visits
+// only their events (actor_scan.h); it maps each segment's storage groups to their actors (4
+// bytes per group), so counting queries can read the segments in storage order; and it indexes
+// each UTC hour's active actors (hourly_active_actors.h).
 //
 // Immutable after Build; thread-safe to share. Holds the snapshot's segments alive.
 #pragma once
@@ -49,6 +52,10 @@ class ActorView {
   // Actors sorted by id (bytes).
   size_t actor_count() const { return actor_ids_.size(); }
   const std::string& actor_id(size_t a) const { return actor_ids_[a]; }
+  // The actor that storage group `g` of segment `segment_number` belongs to.
+  uint32_t group_actor(uint32_t segment_number, uint32_t g) const {
+    return group_actors_[segment_number][g];
+  }
   // The actor's runs; their events interleave in time when there are several.
   const EventRun* runs_begin(size_t a) const { return runs_.data() + run_offsets_[a]; }
   const EventRun* runs_end(size_t a) const { return runs_.data() + run_offsets_[a + 1]; }
@@ -79,6 +86,23 @@ class ActorView {
   size_t timeline_end(size_t a) const { return timeline_offsets_[a + 1]; }
   int64_t timeline_time(size_t position) const { return timeline_time_[position]; }
   uint32_t timeline_type(size_t position) const { return timeline_type_[position]; }
+  const uint32_t* timeline_types() const { return timeline_type_.data(); }
+  // Events in the view (the timeline's length).
+  size_t event_count() const { return timeline_time_.size(); }
+  // The actor whose timeline holds `position`, searching forward from actor `from`, whose timeline
+  // must not begin after `position`.
+  size_t ActorAt(size_t position, size_t from) const;
+
+  // The type index: the timeline positions of the events of type id `type`, ascending. Absent
+  // (has_type_index() false, every list empty) when the view holds 2^32 events or more.
+  bool has_type_index() const { return !type_offsets_.empty(); }
+  const uint32_t* type_positions_begin(uint32_t type) const {
+    return has_type_index() ? type_positions_.data() + type_offsets_[type] : nullptr;
+  }
+  const uint32_t* type_positions_end(uint32_t type) const {
+    return has_type_index() ? type_positions_.data() + type_offsets_[type + 1] : nullptr;
+  }
+
   // The event at `position` of actor `a`'s timeline.
   EventRef EventAt(size_t a, size_t position) const {
     const size_t k = position - timeline_offsets_[a];
@@ -118,6 +142,8 @@ class ActorView {
  private:
   // Fills event_types_, type_ids_ and the timeline from the actors' events.
   void BuildTimeline();
+  // Fills the type index from the timeline.
+  void BuildTypeIndex();
 
   // Appends the runs' events to `out` in the total order.
   void MergeRuns(const EventRun* first, const EventRun* last, std::vector<EventRef>* out) const;
@@ -129,12 +155,15 @@ class ActorView {
   // Actors with several runs: their events in the total order, order_[order_offsets_[a] ..
   // order_offsets_[a + 1]) (an empty range for single-run actors).
   std::vector<EventRef> order_;
-  std::vector<size_t> order_offsets_;  // actor_count() + 1
+  std::vector<size_t> order_offsets_;                // actor_count() + 1
+  std::vector<std::vector<uint32_t>> group_actors_;  // [segment][group]: its actor
   std::vector<std::string> event_types_;
   std::vector<std::vector<uint32_t>> type_ids_;  // [segment][event type code]
   std::vector<size_t> timeline_offsets_;         // actor_count() + 1
   std::vector<int64_t> timeline_time_;
   std::vector<uint32_t> timeline_type_;
+  std::vector<size_t> type_offsets_;  // event_types_.size() + 1, or empty
+  std::vector<uint32_t> type_positions_;
   HourlyActiveActors hourly_active_;
 };
 

@@ -22,7 +22,7 @@
 namespace cohort::analytics::store {
 
 absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView& view,
-                                       CellCollector* cells) {
+                                       CellCollector* cells, EventAccess access) {
   const QueryScope& scope = query.scope;
   absl::StatusOr<Calendar> calendar = Calendar::Load(scope.time_zone);
   if (!calendar.ok()) return calendar.status();
@@ -99,18 +99,25 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
     events.label.push_back(label);
     return true;
   };
-  for (size_t a = 0; a < view.actor_count(); ++a) {
-    events.Clear();
-    ScanActor(view, a, needs_user_properties ? &user : nullptr, add);
-    if (events.size() == 0) continue;
-    FunnelProgress progress = scan.Best(events);
-    if (progress.times.empty()) continue;
-    entries.push_back(
-        {static_cast<uint32_t>(a), progress.times.size(), gaps.size(), progress.label});
-    for (size_t j = 1; j < progress.times.size(); ++j) {
-      gaps.push_back(progress.times[j] - progress.times[j - 1]);
+  // The actor's best progress once its events are in.
+  const auto end_actor = [&](size_t a) {
+    if (events.size() != 0) {
+      const FunnelProgress& progress = scan.Best(events);
+      if (!progress.times.empty()) {
+        entries.push_back(
+            {static_cast<uint32_t>(a), progress.times.size(), gaps.size(), progress.label});
+        for (size_t j = 1; j < progress.times.size(); ++j) {
+          gaps.push_back(progress.times[j] - progress.times[j - 1]);
+        }
+      }
     }
+    events.Clear();
+  };
+  std::vector<uint8_t> wanted(view.event_types().size());
+  for (uint32_t t = 0; t < wanted.size(); ++t) {
+    wanted[t] = keep_every_event || type_masks.TypeMask(t) != 0;
   }
+  ScanActors(view, access, wanted, needs_user_properties ? &user : nullptr, add, end_actor);
 
   // Drill-down: row -1 is every actor, row g the result's group g; column j = reached step j.
   auto collect = [&](int row, const std::vector<const FunnelEntry*>& members) {

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
+#include "analytics/store/actor_scan.h"
 #include "analytics/store/actor_view.h"
 #include "analytics/store/cell_collector.h"
 
@@ -31,6 +32,7 @@ namespace cohort::analytics::store {
 // 2..10 steps, window_ms >= 0). Errors: kInvalidArgument for a time zone not in the tz database.
 [[nodiscard]] absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query,
                                                      const ActorView& view,
-                                                     CellCollector* cells = nullptr);
+                                                     CellCollector* cells = nullptr,
+                                                     EventAccess access = EventAccess::kAuto);
 
 }  // namespace cohort::analytics::store

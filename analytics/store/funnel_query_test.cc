@@ -29,7 +29,8 @@ TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
   // How much the comparisons exercised, so the test cannot pass on empty funnels.
   int completed = 0, partial = 0, with_other = 0, with_gaps = 0;
   int per_order_completed[3] = {0, 0, 0};
-  int drilled = 0;  // drill-down cells that exist, compared with the reference
+  int drilled = 0;           // drill-down cells that exist, compared with the reference
+  int drilled_by_index = 0;  // nonempty cells the type index drilled into, compared
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -42,16 +43,28 @@ TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
         const FunnelOrder kOrders[] = {FunnelOrder::kOrdered, FunnelOrder::kStrict,
                                        FunnelOrder::kUnordered};
         FunnelQuery query = testing::RandomFunnelQuery(rng, options, identity, kOrders[q % 3]);
-        absl::StatusOr<FunnelResult> embedded = RunFunnel(query, view);
-        ASSERT_TRUE(embedded.ok()) << embedded.status();
         absl::StatusOr<Result> expected = reference.Run(query);
         ASSERT_TRUE(expected.ok()) << expected.status();
         const auto& want = std::get<FunnelResult>(*expected);
-        ASSERT_EQ(*embedded, want)
-            << "seed " << seed << " query " << q << " order " << static_cast<int>(query.order)
-            << " steps " << query.steps.size() << " window " << query.window_ms << " identity "
-            << static_cast<int>(identity);
+        // Every way of reaching the events gives the reference's answer.
+        for (EventAccess access : {EventAccess::kTimeline, EventAccess::kTypeIndex}) {
+          absl::StatusOr<FunnelResult> embedded = RunFunnel(query, view, nullptr, access);
+          ASSERT_TRUE(embedded.ok()) << embedded.status();
+          ASSERT_EQ(*embedded, want)
+              << "seed " << seed << " query " << q << " order " << static_cast<int>(query.order)
+              << " steps " << query.steps.size() << " window " << query.window_ms << " identity "
+              << static_cast<int>(identity) << " access " << static_cast<int>(access);
+        }
         drilled += ExpectDrillDownsAgree(query, view, reference, rng);
+        // The drill-down also: the type index must report the same actors as the timeline.
+        for (int c = 0; c < 2; ++c) {
+          const CellRef cell{-1, static_cast<int>(rng() % query.steps.size())};
+          CellCollector by_timeline(cell), by_index(cell);
+          ASSERT_TRUE(RunFunnel(query, view, &by_timeline, EventAccess::kTimeline).ok());
+          ASSERT_TRUE(RunFunnel(query, view, &by_index, EventAccess::kTypeIndex).ok());
+          EXPECT_EQ(by_timeline.Actors(), by_index.Actors()) << "seed " << seed << " query " << q;
+          drilled_by_index += by_index.Actors().empty() ? 0 : 1;
+        }
         ++compared;
         const std::vector<FunnelStep>& steps = want.all.steps;
         if (steps.back().actors > 0) {
@@ -66,6 +79,7 @@ TEST_F(FunnelQueryTest, AgreesWithTheReferenceOnRandomData) {
   }
   EXPECT_EQ(compared, 30 * 2 * 12);
   EXPECT_GT(drilled, compared / 5);
+  EXPECT_GT(drilled_by_index, compared / 2);
   EXPECT_GT(completed, 150);
   EXPECT_GT(partial, 250);
   EXPECT_GT(with_gaps, 250);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -28,6 +29,26 @@ int BucketIndex(const std::vector<int64_t>& starts, int64_t end, int64_t t) {
   if (starts.empty() || t < starts.front() || t >= end) return -1;
   return static_cast<int>(std::upper_bound(starts.begin(), starts.end(), t) - starts.begin()) - 1;
 }
+
+// BucketIndex remembering the last bucket found: scans meet runs of events in time order.
+class BucketFinder {
+ public:
+  BucketFinder(const std::vector<int64_t>& starts, int64_t end) : starts_(starts), end_(end) {}
+  int Index(int64_t t) {
+    if (last_ >= 0 && t >= starts_[last_] &&
+        t < (static_cast<size_t>(last_) + 1 < starts_.size() ? starts_[last_ + 1] : end_)) {
+      return last_;
+    }
+    const int b = BucketIndex(starts_, end_, t);
+    if (b >= 0) last_ = b;
+    return b;
+  }
+
+ private:
+  const std::vector<int64_t>& starts_;
+  const int64_t end_;
+  int last_ = -1;
+};
 
 // One actor's matching events in one (label, series, bucket) cell.
 struct Hit {
@@ -60,36 +81,38 @@ class Labels {
   std::vector<std::string> names_;
 };
 
-// The group-by label of an event ("" without group-by). Event scope: each segment's key column
-// spread over its events once (a value code per event: the scan's lookups are then one load
-// instead of a search of the sparse column), one label per value code, interned when first
-// seen; user scope: the label of the user properties as of the event.
+// The group-by label of an event ("" without group-by). Event scope: the key's value code, one
+// label per code, interned when first seen. A scan in storage order moves a cursor forward through
+// each segment's column (its lookups ascend); a scan per actor jumps around each segment, so the
+// segment's column is spread over its events once (a code per event: one load per lookup). User
+// scope: the label of the user properties as of the event.
 class Labeler {
  public:
-  Labeler(const ActorView& view, const std::optional<PropertyRef>& group_by, Labels* labels)
-      : group_by_(group_by), labels_(labels) {
+  Labeler(const ActorView& view, const std::optional<PropertyRef>& group_by, bool storage_order,
+          Labels* labels)
+      : group_by_(group_by), storage_order_(storage_order), labels_(labels) {
     if (!group_by_ || group_by_->scope != PropertyRef::Scope::kEvent) return;
     for (const SegmentPtr& segment : view.segments()) {
       const std::optional<uint32_t> key = segment->FindPropertyKey(false, group_by_->key);
+      keys_.push_back(key);
       by_code_.emplace_back(key ? segment->values().size() : 0, kUnknown);
       std::vector<uint32_t>& codes = value_codes_.emplace_back();
-      if (!key) continue;
+      if (!key || storage_order_) continue;
       codes.assign(segment->event_count(), kNoCode);
       const PropertyColumn& column = segment->property_column(false, *key);
       for (size_t j = 0; j < column.events.size(); ++j) codes[column.events[j]] = column.values[j];
     }
+    cursors_.assign(keys_.size(), 0);
   }
 
   uint32_t Label(const EventRef& ref, const Properties* user_properties) {
-    if (!group_by_) return labels_->Intern("");
+    if (!group_by_) return Fixed("");
     if (group_by_->scope == PropertyRef::Scope::kUser) {
       auto it = user_properties->find(group_by_->key);
-      return labels_->Intern(it == user_properties->end() ? std::string(kNoneGroup)
-                                                          : it->second.Label());
+      return it == user_properties->end() ? Fixed(kNoneGroup) : labels_->Intern(it->second.Label());
     }
-    const std::vector<uint32_t>& codes = value_codes_[ref.segment_number];
-    const uint32_t code = codes.empty() ? kNoCode : codes[ref.index];
-    if (code == kNoCode) return labels_->Intern(kNoneGroup);
+    const uint32_t code = Code(ref);
+    if (code == kNoCode) return Fixed(kNoneGroup);
     uint32_t& id = by_code_[ref.segment_number][code];
     if (id == kUnknown) id = labels_->Intern(ref.segment->values()[code].Label());
     return id;
@@ -97,10 +120,50 @@ class Labeler {
 
  private:
   static constexpr uint32_t kUnknown = UINT32_MAX;
+
+  // The event's value code of the key, kNoCode without one.
+  uint32_t Code(const EventRef& ref) {
+    const std::optional<uint32_t>& key = keys_[ref.segment_number];
+    if (!key) return kNoCode;
+    if (!storage_order_) return value_codes_[ref.segment_number][ref.index];
+    // Storage order (ScanSegments): the event indexes of a segment ascend, so a cursor moves
+    // forward through its column. Entries are distinct and ascending, so e lies below position at +
+    // (e - events[at])
+    // + 1, and exactly there where the column is dense (a key every event has): try that first.
+    const std::vector<uint32_t>& events = ref.segment->property_column(false, *key).events;
+    const uint32_t e = ref.index;
+    size_t& at = cursors_[ref.segment_number];
+    if (at < events.size() && events[at] < e) {
+      const size_t bound = std::min(events.size(), at + (e - events[at]) + 1);
+      if (events[bound - 1] == e) {
+        at = bound - 1;
+      } else {
+        at = static_cast<size_t>(
+            std::lower_bound(events.begin() + static_cast<std::ptrdiff_t>(at),
+                             events.begin() + static_cast<std::ptrdiff_t>(bound), e) -
+            events.begin());
+      }
+    }
+    if (at == events.size() || events[at] != e) return kNoCode;
+    return ref.segment->property_column(false, *key).values[at];
+  }
+
+  // The id of "" (no group-by) or "(none)", interned once.
+  uint32_t Fixed(std::string_view label) {
+    uint32_t& id = label.empty() ? empty_id_ : none_id_;
+    if (id == kUnknown) id = labels_->Intern(std::string(label));
+    return id;
+  }
+
   const std::optional<PropertyRef>& group_by_;
+  const bool storage_order_;
   Labels* labels_;
+  std::vector<std::optional<uint32_t>> keys_;  // per segment: the key's index, if any
+  std::vector<size_t> cursors_;  // per segment, storage order: the column position reached
   std::vector<std::vector<uint32_t>> value_codes_;  // per segment: per event, or empty
   std::vector<std::vector<uint32_t>> by_code_;      // per segment: label id per value code
+  uint32_t empty_id_ = kUnknown;
+  uint32_t none_id_ = kUnknown;
 };
 
 // One series in one output group.
@@ -111,12 +174,15 @@ struct GroupCells {
   int64_t total_actors = 0;
 };
 
+const Properties kNoProperties;
+
 std::string SeriesName(size_t index) { return std::string(1, static_cast<char>('A' + index)); }
 
 }  // namespace
 
 absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& query,
-                                                   const ActorView& view, CellCollector* drill) {
+                                                   const ActorView& view, CellCollector* drill,
+                                                   EventAccess access) {
   absl::StatusOr<std::vector<Formula>> parsed =
       ParseFormulas(query.formulas, static_cast<int>(query.events.size()));
   if (!parsed.ok()) return parsed.status();
@@ -144,20 +210,23 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
 
   // The pass: every actor's distinct cells, sorted, with their event counts.
   Labels labels;
-  Labeler labeler(view, query.group_by, &labels);
+  const bool storage_order = !needs_user_properties && access == EventAccess::kAuto;
+  Labeler labeler(view, query.group_by, storage_order, &labels);
   std::vector<Hit> hits;
   std::vector<size_t> actor_hits_begin = {0};
   std::vector<Hit> actor_hits;
   UserState user_state;
-  // One event of the actor: its time, its event type id, and `event()` giving its EventRef (read
+  // The cells of one event: its time, its event type id, and `event()` giving its EventRef (read
   // only when a filter or an event-scope group-by needs the segment); the user properties as of
-  // it (empty when nothing reads them). Always true: every event is read (actor_scan.h).
+  // it (empty when nothing reads them). `emit(Hit)` per cell.
   const bool label_reads_event =
       query.group_by && query.group_by->scope == PropertyRef::Scope::kEvent;
-  const auto add = [&](int64_t t, uint32_t type, auto&& event, const Properties* user_properties) {
+  BucketFinder buckets(result.buckets, scope.to_ms);
+  const auto cells_of = [&](int64_t t, uint32_t type, auto&& event,
+                            const Properties* user_properties, auto&& emit) {
     const uint32_t candidates = type_masks.TypeMask(type);
-    if (candidates == 0) return true;
-    if (t < scope.from_ms || t >= scope.to_ms) return true;
+    if (candidates == 0) return;
+    if (t < scope.from_ms || t >= scope.to_ms) return;
     std::optional<EventRef> ref;
     std::optional<uint32_t> label;
     int b = -1;
@@ -170,24 +239,68 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
       if (!label) {
         if (label_reads_event && !ref) ref = event();
         label = labeler.Label(ref ? *ref : EventRef{}, user_properties);
-        b = BucketIndex(result.buckets, scope.to_ms, t);
+        b = buckets.Index(t);
       }
-      actor_hits.push_back(Hit{*label, static_cast<uint32_t>(s), static_cast<uint32_t>(b), 1});
+      emit(Hit{*label, static_cast<uint32_t>(s), static_cast<uint32_t>(b), 1});
     }
-    return true;
   };
-  for (size_t a = 0; a < view.actor_count(); ++a) {
-    actor_hits.clear();
-    ScanActor(view, a, needs_user_properties ? &user_state : nullptr, add);
-    std::sort(actor_hits.begin(), actor_hits.end(), CellLess);
-    for (const Hit& hit : actor_hits) {
-      if (hits.size() > actor_hits_begin.back() && SameCell(hits.back(), hit)) {
-        hits.back().events += hit.events;
+  // Actors with hits, each with its range of `hits`: hits[actor_hits_begin[i] ..
+  // actor_hits_begin[i + 1]) belong to actor hit_actors[i], ascending.
+  std::vector<uint32_t> hit_actors;
+  // Folds actor `a`'s hits [first, last) (reordered here) into `hits`: one per distinct cell.
+  const auto fold_actor = [&](size_t a, Hit* first, Hit* last) {
+    if (first == last) return;
+    std::sort(first, last, CellLess);
+    for (const Hit* hit = first; hit != last; ++hit) {
+      if (hits.size() > actor_hits_begin.back() && SameCell(hits.back(), *hit)) {
+        hits.back().events += hit->events;
       } else {
-        hits.push_back(hit);
+        hits.push_back(*hit);
       }
     }
     actor_hits_begin.push_back(hits.size());
+    hit_actors.push_back(static_cast<uint32_t>(a));
+  };
+  std::vector<uint8_t> wanted(view.event_types().size());
+  for (uint32_t t = 0; t < wanted.size(); ++t) wanted[t] = type_masks.TypeMask(t) != 0;
+  if (storage_order) {
+    // Nothing needs an actor's events in order: read the segments in storage order, then bring
+    // each actor's hits together (a counting sort by actor).
+    struct ActorHit {
+      uint32_t actor;
+      Hit hit;
+    };
+    std::vector<ActorHit> all;
+    ScanSegments(view, wanted, [&](uint32_t actor, int64_t t, uint32_t type, const EventRef& ref) {
+      cells_of(
+          t, type, [&] { return ref; }, &kNoProperties,
+          [&](const Hit& hit) {
+            all.push_back({actor, hit});
+          });
+    });
+    std::vector<uint32_t> starts(view.actor_count() + 1, 0);
+    for (const ActorHit& h : all) ++starts[h.actor + 1];
+    for (size_t a = 0; a < view.actor_count(); ++a) starts[a + 1] += starts[a];
+    actor_hits.resize(all.size());
+    {
+      std::vector<uint32_t> next(starts.begin(), starts.end() - 1);
+      for (const ActorHit& h : all) actor_hits[next[h.actor]++] = h.hit;
+    }
+    for (size_t a = 0; a < view.actor_count(); ++a) {
+      fold_actor(a, actor_hits.data() + starts[a], actor_hits.data() + starts[a + 1]);
+    }
+  } else {
+    ScanActors(
+        view, access, wanted, needs_user_properties ? &user_state : nullptr,
+        [&](int64_t t, uint32_t type, auto&& event, const Properties* user_properties) {
+          cells_of(t, type, event, user_properties,
+                   [&](const Hit& hit) { actor_hits.push_back(hit); });
+          return true;
+        },
+        [&](size_t a) {
+          fold_actor(a, actor_hits.data(), actor_hits.data() + actor_hits.size());
+          actor_hits.clear();
+        });
   }
 
   // The groups: labels ranked by the sum over the series of their range totals.
@@ -198,12 +311,12 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
     group_names.push_back("");
   } else {
     std::vector<int64_t> score(label_count, 0);
-    for (size_t a = 0; a + 1 < actor_hits_begin.size(); ++a) {
-      for (size_t i = actor_hits_begin[a]; i < actor_hits_begin[a + 1]; ++i) {
+    for (size_t r = 0; r + 1 < actor_hits_begin.size(); ++r) {
+      for (size_t i = actor_hits_begin[r]; i < actor_hits_begin[r + 1]; ++i) {
         const Hit& hit = hits[i];
         if (query.metric == SeriesMetric::kTotals) {
           score[hit.label] += hit.events;
-        } else if (i == actor_hits_begin[a] || hits[i - 1].label != hit.label ||
+        } else if (i == actor_hits_begin[r] || hits[i - 1].label != hit.label ||
                    hits[i - 1].series != hit.series) {
           ++score[hit.label];  // the actor's first cell of this (label, series)
         }
@@ -233,9 +346,9 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
   }
   auto cell_of = [&](size_t s, size_t g) -> GroupCells& { return cells[s * group_count + g]; };
   std::vector<std::tuple<uint32_t, uint32_t, uint32_t>> actor_cells;  // (group, series, bucket)
-  for (size_t a = 0; a + 1 < actor_hits_begin.size(); ++a) {
+  for (size_t r = 0; r + 1 < actor_hits_begin.size(); ++r) {
     actor_cells.clear();
-    for (size_t i = actor_hits_begin[a]; i < actor_hits_begin[a + 1]; ++i) {
+    for (size_t i = actor_hits_begin[r]; i < actor_hits_begin[r + 1]; ++i) {
       const Hit& hit = hits[i];
       uint32_t g = group_of_label[hit.label];
       GroupCells& c = cell_of(hit.series, g);
@@ -251,10 +364,10 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
       ++c.actors[b];
       // Drill-down rows are result.series indexes: series-major, then group.
       const int row = static_cast<int>(s * group_count + g);
-      if (drill != nullptr) drill->Add(row, static_cast<int>(b), static_cast<uint32_t>(a));
+      if (drill != nullptr) drill->Add(row, static_cast<int>(b), hit_actors[r]);
       if (i == 0 || std::get<0>(actor_cells[i - 1]) != g || std::get<1>(actor_cells[i - 1]) != s) {
         ++c.total_actors;
-        if (drill != nullptr) drill->Add(row, -1, static_cast<uint32_t>(a));
+        if (drill != nullptr) drill->Add(row, -1, hit_actors[r]);
       }
     }
   }

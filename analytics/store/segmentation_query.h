@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "analytics/model/query.h"
 #include "analytics/model/result.h"
+#include "analytics/store/actor_scan.h"
 #include "analytics/store/actor_view.h"
 #include "analytics/store/cell_collector.h"
 
@@ -27,8 +28,8 @@ namespace cohort::analytics::store {
 
 // `view` must have been built with query.scope.identity. Errors: kInvalidArgument for a time
 // zone not in the tz database, and naming "formulas[i]" for a formula that does not parse.
-[[nodiscard]] absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& query,
-                                                                 const ActorView& view,
-                                                                 CellCollector* cells = nullptr);
+[[nodiscard]] absl::StatusOr<SegmentationResult> RunSegmentation(
+    const SegmentationQuery& query, const ActorView& view, CellCollector* cells = nullptr,
+    EventAccess access = EventAccess::kAuto);
 
 }  // namespace cohort::analytics::store

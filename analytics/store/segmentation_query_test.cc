@@ -28,7 +28,8 @@ using SegmentationQueryTest = StoredEventsTest;
 
 TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
   int compared = 0, nonzero = 0, with_other = 0, with_null = 0;
-  int drilled = 0;  // drill-down cells that exist, compared with the reference
+  int drilled = 0;           // drill-down cells that exist, compared with the reference
+  int drilled_by_index = 0;  // nonempty cells the type index drilled into, compared
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     std::mt19937 rng(seed);
     testing::RandomEventsOptions options;
@@ -39,16 +40,33 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
       ActorView view = ActorView::Build(snapshot.segments, identity);
       for (int q = 0; q < 8; ++q) {
         SegmentationQuery query = testing::RandomSegmentationQuery(rng, options, identity);
-        absl::StatusOr<SegmentationResult> embedded = RunSegmentation(query, view);
-        ASSERT_TRUE(embedded.ok()) << embedded.status();
         absl::StatusOr<Result> expected = reference.Run(query);
         ASSERT_TRUE(expected.ok()) << expected.status();
         const auto& want = std::get<SegmentationResult>(*expected);
-        ASSERT_EQ(*embedded, want) << "seed " << seed << " query " << q << "\n"
-                                   << Describe(query) << "store:\n"
-                                   << Describe(*embedded) << "reference:\n"
-                                   << Describe(want);
+        // Every way of reaching the events gives the reference's answer (kAuto: the segments in
+        // storage order unless user properties are read).
+        for (EventAccess access :
+             {EventAccess::kAuto, EventAccess::kTimeline, EventAccess::kTypeIndex}) {
+          absl::StatusOr<SegmentationResult> embedded =
+              RunSegmentation(query, view, nullptr, access);
+          ASSERT_TRUE(embedded.ok()) << embedded.status();
+          ASSERT_EQ(*embedded, want)
+              << "seed " << seed << " query " << q << " access " << static_cast<int>(access) << "\n"
+              << Describe(query) << "store:\n"
+              << Describe(*embedded) << "reference:\n"
+              << Describe(want);
+        }
         drilled += ExpectDrillDownsAgree(query, view, reference, rng);
+        // The drill-down also: the type index must report the same actors as the timeline.
+        for (int c = 0; c < 3 && !want.series.empty(); ++c) {
+          const CellRef cell{static_cast<int>(rng() % want.series.size()),
+                             static_cast<int>(rng() % (want.buckets.size() + 1)) - 1};
+          CellCollector by_timeline(cell), by_index(cell);
+          ASSERT_TRUE(RunSegmentation(query, view, &by_timeline, EventAccess::kTimeline).ok());
+          ASSERT_TRUE(RunSegmentation(query, view, &by_index, EventAccess::kTypeIndex).ok());
+          EXPECT_EQ(by_timeline.Actors(), by_index.Actors()) << "seed " << seed << " query " << q;
+          drilled_by_index += by_index.Actors().empty() ? 0 : 1;
+        }
         ++compared;
         for (const Series& s : want.series) {
           if (s.total && *s.total > 0) ++nonzero;
@@ -60,6 +78,7 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
   }
   EXPECT_EQ(compared, 30 * 2 * 8);
   EXPECT_GT(drilled, compared / 5);
+  EXPECT_GT(drilled_by_index, compared / 2);
   // The random queries reach the interesting cases.
   EXPECT_GT(nonzero, compared);
   EXPECT_GT(with_other, 50);
@@ -183,6 +202,29 @@ TEST_F(SegmentationQueryTest, HandCheckedUserScopeGroupByAsOfTheEvent) {
   std::vector<Series> want = {
       {"A", "(none)", {1.0}, 1.0}, {"A", "free", {1.0}, 1.0}, {"A", "pro", {1.0}, 1.0}};
   EXPECT_EQ(r->series, want) << Describe(*r);
+}
+
+TEST_F(SegmentationQueryTest, EventsAtBucketEdgesWhateverTheScanOrder) {
+  // In storage order u2's event, a millisecond before day 2, comes after u1's at day 2: the
+  // bucket found last must not capture it. Each actor's events straddle the edge too.
+  Snapshot snapshot =
+      Store({MakeEvent("u1", "", kDay2, "a", "view"), MakeEvent("u1", "", kDay2 - 1, "b", "view"),
+             MakeEvent("u2", "", kDay2 - 1, "c", "view"), MakeEvent("u3", "", kDay2, "d", "view"),
+             MakeEvent("u3", "", kDay2 + 86'400'000 - 1, "e", "view")},
+            1, 0);
+  SegmentationQuery query;
+  query.scope.project = "p";
+  query.scope.from_ms = kDay1;
+  query.scope.to_ms = kDay2 + 86'400'000;
+  query.events = {EventSelector{"view", {}}};
+  query.metric = SeriesMetric::kTotals;
+  ActorView view = ActorView::Build(snapshot.segments, IdentityMerge::kDeviceToUser);
+  for (EventAccess access : {EventAccess::kAuto, EventAccess::kTimeline, EventAccess::kTypeIndex}) {
+    absl::StatusOr<SegmentationResult> r = RunSegmentation(query, view, nullptr, access);
+    ASSERT_TRUE(r.ok()) << r.status();
+    const std::vector<Series> want = {{"A", "", {2.0, 3.0}, 5.0}};
+    EXPECT_EQ(r->series, want) << Describe(*r) << "access " << static_cast<int>(access);
+  }
 }
 
 }  // namespace
