@@ -398,6 +398,7 @@ Informer::Cached Informer::Encode(const ObjectPtr& object) const {
   if (options_.compact_cache) {
     std::string cbor;
     json::to_cbor(*object, cbor);
+    cbor.shrink_to_fit();  // the encoder grows the string by doubling; the cache keeps it long
     cached.cbor = std::make_shared<const std::string>(std::move(cbor));
   } else {
     cached.object = object;
@@ -427,14 +428,17 @@ ObjectPtr Informer::Get(std::string_view ns, std::string_view name) const {
   return Decode(cached);  // outside the lock: decoding takes time
 }
 
+std::vector<Informer::Cached> Informer::Entries() const {
+  std::vector<Cached> found;
+  absl::MutexLock lock(&mu_);
+  found.reserve(items_.size());
+  for (const auto& [key, cached] : items_) found.push_back({cached.object, cached.cbor, ""});
+  return found;
+}
+
 std::vector<ObjectPtr> Informer::List(std::string_view ns) const {
   if (!ns.empty()) return ByIndex(kNamespaceIndex, std::string(ns));
-  std::vector<Cached> found;
-  {
-    absl::MutexLock lock(&mu_);
-    found.reserve(items_.size());
-    for (const auto& [key, cached] : items_) found.push_back({cached.object, cached.cbor, ""});
-  }
+  std::vector<Cached> found = Entries();
   std::vector<ObjectPtr> out;
   out.reserve(found.size());
   for (const Cached& c : found) out.push_back(Decode(c));
@@ -473,13 +477,17 @@ Informer::Stats Informer::stats() const {
 
 void Informer::ResyncLoop() {
   while (SleepUnlessStopped(options_.resync_period)) {
-    std::vector<ObjectPtr> all = List();
+    // One object decoded at a time: with compact_cache, decoding the whole cache at once would
+    // hold every tree (about 7 times the JSON) together for the length of the resync.
+    std::vector<Cached> all = Entries();
     std::vector<InformerHandler> handlers;
     {
       absl::MutexLock lock(&mu_);
       handlers = handlers_;
     }
-    for (const ObjectPtr& o : all) {
+    for (Cached& cached : all) {
+      const ObjectPtr o = Decode(cached);
+      cached = {};  // drop the cache's bytes as we go (the cache may have replaced them)
       for (const InformerHandler& h : handlers) {
         if (h.on_update) h.on_update(o, o);
       }

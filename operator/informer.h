@@ -157,6 +157,8 @@ class Informer {
     std::string resource_version;
   };
   Cached Encode(const ObjectPtr& object) const;
+  // Every entry of the cache (shared, not copied), taken under the lock.
+  std::vector<Cached> Entries() const ABSL_LOCKS_EXCLUDED(mu_);
   static ObjectPtr Decode(const Cached& cached);
   // Sleeps on the clock; returns false if Stop() was called meanwhile.
   bool SleepUnlessStopped(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);

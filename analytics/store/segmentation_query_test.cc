@@ -177,6 +177,16 @@ TEST_F(SegmentationQueryTest, HandCheckedGroupsOtherUniquesAndFormulas) {
   EXPECT_EQ(RunSegmentation(query, view).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Uniques of "view" events of project "p" in [from, to), daily, UTC.
+SegmentationQuery ViewQuery(int64_t from, int64_t to) {
+  SegmentationQuery query;
+  query.scope.project = "p";
+  query.scope.from_ms = from;
+  query.scope.to_ms = to;
+  query.events = {EventSelector{"view", {}}};
+  return query;
+}
+
 TEST_F(SegmentationQueryTest, HandCheckedUserScopeGroupByAsOfTheEvent) {
   auto set_plan = [](const char* plan) {
     return Properties{{"$set", PropertyValue::Json(std::string(R"({"plan":")") + plan + "\"}")}};
@@ -190,11 +200,7 @@ TEST_F(SegmentationQueryTest, HandCheckedUserScopeGroupByAsOfTheEvent) {
              MakeEvent("u1", "", kDay1 + 4, "d", "view", {},
                        Properties{{"plan", PropertyValue::String("free")}})},
             2, 0);
-  SegmentationQuery query;
-  query.scope.project = "p";
-  query.scope.from_ms = kDay1;
-  query.scope.to_ms = kDay1 + 86'400'000;
-  query.events = {EventSelector{"view", {}}};
+  SegmentationQuery query = ViewQuery(kDay1, kDay1 + 86'400'000);
   query.group_by = PropertyRef{PropertyRef::Scope::kUser, "plan"};
   ActorView merged = ActorView::Build(snapshot.segments, IdentityMerge::kDeviceToUser);
   absl::StatusOr<SegmentationResult> r = RunSegmentation(query, merged);
@@ -212,11 +218,7 @@ TEST_F(SegmentationQueryTest, EventsAtBucketEdgesWhateverTheScanOrder) {
              MakeEvent("u2", "", kDay2 - 1, "c", "view"), MakeEvent("u3", "", kDay2, "d", "view"),
              MakeEvent("u3", "", kDay2 + 86'400'000 - 1, "e", "view")},
             1, 0);
-  SegmentationQuery query;
-  query.scope.project = "p";
-  query.scope.from_ms = kDay1;
-  query.scope.to_ms = kDay2 + 86'400'000;
-  query.events = {EventSelector{"view", {}}};
+  SegmentationQuery query = ViewQuery(kDay1, kDay2 + 86'400'000);
   query.metric = SeriesMetric::kTotals;
   ActorView view = ActorView::Build(snapshot.segments, IdentityMerge::kDeviceToUser);
   for (EventAccess access : {EventAccess::kAuto, EventAccess::kTimeline, EventAccess::kTypeIndex}) {
