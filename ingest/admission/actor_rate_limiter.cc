@@ -11,20 +11,23 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace cohort::ingest {
 namespace {
 
-// kind, project and id joined by a byte no project contains (projects are [a-z0-9_-]), into
-// `out` (its buffer reused).
-void BucketKey(ActorKind kind, std::string_view project, std::string_view id, std::string& out) {
-  out.clear();
-  out.reserve(2 + project.size() + id.size());
-  out.push_back(kind == ActorKind::kDevice ? 'd' : 'u');
-  out.append(project);
-  out.push_back('\0');
-  out.append(id);
+// kind, project and id joined by a byte no project contains (projects are [a-z0-9_-]).
+size_t BucketKeySize(const ActorDemand& d) { return 2 + d.project.size() + d.id.size(); }
+
+// Appends the key of `d` to `arena` (which has room: no reallocation) and returns a view of it.
+std::string_view AppendBucketKey(const ActorDemand& d, std::string& arena) {
+  const size_t start = arena.size();
+  arena.push_back(d.kind == ActorKind::kDevice ? 'd' : 'u');
+  arena.append(d.project);
+  arena.push_back('\0');
+  arena.append(d.id);
+  return std::string_view(arena).substr(start);
 }
 
 }  // namespace
@@ -59,49 +62,52 @@ absl::StatusOr<std::unique_ptr<ActorRateLimiter>> ActorRateLimiter::Create(
 }
 
 ActorRateLimiter::ActorRateLimiter(ActorRateLimiterOptions options, Clock& clock)
-    : options_(options), clock_(clock) {
+    : options_(options),
+      clock_(clock),
+      window_seconds_(absl::ToDoubleSeconds(options.window)),
+      device_rate_(options.events_per_second),
+      user_rate_(options.user_events_per_second.value_or(options.events_per_second)) {
   for (int i = 0; i < options_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
 ActorRateLimiter::~ActorRateLimiter() = default;
 
 double ActorRateLimiter::Rate(ActorKind kind) const {
-  return kind == ActorKind::kUser
-             ? options_.user_events_per_second.value_or(options_.events_per_second)
-             : options_.events_per_second;
+  return kind == ActorKind::kUser ? user_rate_ : device_rate_;
 }
 
-double ActorRateLimiter::Capacity(ActorKind kind) const {
-  return Rate(kind) * absl::ToDoubleSeconds(options_.window);
-}
+double ActorRateLimiter::Capacity(ActorKind kind) const { return Rate(kind) * window_seconds_; }
 
 std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDemand>& demands)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {  // locks a run-time set of shards, in index order
   struct Need {
-    std::string key;
+    std::string_view key;  // in `arena`
     ActorKind kind;
     std::string_view id;
     int64_t events;
     size_t shard;
     Shard::Bucket* bucket = nullptr;  // the actor's bucket, once looked up (nodes are stable)
   };
-  // Reserved, so the views `index` keeps into the keys stay valid.
+  // Every key in one buffer sized up front, so the views into it stay valid and a request costs
+  // one allocation for its keys rather than one per actor.
+  size_t arena_size = 0;
+  for (const ActorDemand& d : demands) arena_size += BucketKeySize(d);
+  std::string arena;
+  arena.reserve(arena_size);
   std::vector<Need> needs;
   needs.reserve(demands.size());
   absl::flat_hash_map<std::string_view, size_t> index;  // key → position in needs
   index.reserve(demands.size());
-  std::string key;
   for (const ActorDemand& d : demands) {
     if (d.events <= 0) continue;
-    BucketKey(d.kind, d.project, d.id, key);
-    if (auto it = index.find(key); it != index.end()) {
+    const std::string_view key = AppendBucketKey(d, arena);
+    auto [it, inserted] = index.try_emplace(key, needs.size());
+    if (!inserted) {
       needs[it->second].events += d.events;
+      arena.resize(arena.size() - key.size());  // the repeat's key is not needed
       continue;
     }
-    const size_t shard = absl::HashOf(key) % shards_.size();
-    needs.push_back({std::move(key), d.kind, d.id, d.events, shard});
-    key = std::string();
-    index.emplace(needs.back().key, needs.size() - 1);
+    needs.push_back({key, d.kind, d.id, d.events, absl::HashOf(key) % shards_.size()});
   }
   std::vector<size_t> locked;
   for (const Need& n : needs) locked.push_back(n.shard);
@@ -117,21 +123,19 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
   std::vector<ThrottledActor> throttled;
   for (Need& n : needs) {
     Shard& shard = *shards_[n.shard];
-    auto it = shard.buckets.find(n.key);
+    auto it = shard.buckets.find(absl::string_view(n.key.data(), n.key.size()));
     if (it != shard.buckets.end()) n.bucket = &it->second;
     const double capacity = Capacity(n.kind);
     const double tokens = n.bucket == nullptr ? capacity : refilled(*n.bucket);
     if (tokens + 1e-9 < static_cast<double>(n.events)) {
       const double used = capacity - tokens + static_cast<double>(n.events);
-      throttled.push_back(
-          {n.kind, std::string(n.id),
-           static_cast<int64_t>(std::ceil(used / absl::ToDoubleSeconds(options_.window) - 1e-9))});
+      throttled.push_back({n.kind, std::string(n.id),
+                           static_cast<int64_t>(std::ceil(used / window_seconds_ - 1e-9))});
     }
   }
   if (throttled.empty()) {
     // Actors with a bucket first: they move to the front of their LRU list, so making room for
     // the new ones below never evicts a bucket this request has just charged.
-    // (`index` is not used past this point: the partition moves the keys it views.)
     std::stable_partition(needs.begin(), needs.end(),
                           [](const Need& n) { return n.bucket != nullptr; });
     const size_t per_shard = std::max<size_t>(1, options_.max_actors / shards_.size());
@@ -160,7 +164,7 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
         evicted_active_.fetch_add(1, std::memory_order_relaxed);
         actors_.fetch_sub(1, std::memory_order_relaxed);
       }
-      auto bucket = shard.buckets.try_emplace(std::move(n.key)).first;
+      auto bucket = shard.buckets.try_emplace(std::string(n.key)).first;
       shard.lru.push_front(&bucket->first);
       bucket->second = {Capacity(n.kind) - static_cast<double>(n.events), now, n.kind,
                         shard.lru.begin()};

@@ -96,6 +96,9 @@ class ActorRateLimiter {
 
   const ActorRateLimiterOptions options_;
   Clock& clock_;
+  const double window_seconds_;
+  const double device_rate_;
+  const double user_rate_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> admitted_{0};
   std::atomic<uint64_t> throttled_{0};

@@ -32,18 +32,27 @@ void DedupWindow::ExpireLocked(absl::Time now) {
   }
 }
 
-std::vector<bool> DedupWindow::FilterNew(const std::vector<DedupKey>& keys) {
+std::vector<bool> DedupWindow::FilterNew(const std::vector<DedupKey>& keys,
+                                         std::vector<Fingerprint>* fingerprints) {
   std::vector<bool> fresh(keys.size(), true);
+  if (fingerprints != nullptr) fingerprints->assign(keys.size(), Fingerprint{0, 0});
   if (options_.window <= absl::ZeroDuration()) return fresh;
+  // Hashed before the lock is taken: the lock then covers only the table.
+  std::vector<Fingerprint> local;
+  std::vector<Fingerprint>& f = fingerprints != nullptr ? *fingerprints : local;
+  if (fingerprints == nullptr) f.assign(keys.size(), Fingerprint{0, 0});
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!keys[i].id.empty()) f[i] = FingerprintOf(keys[i]);
+  }
   absl::flat_hash_set<Fingerprint> in_request;
+  in_request.reserve(keys.size());
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   ExpireLocked(now);
   for (size_t i = 0; i < keys.size(); ++i) {
     if (keys[i].id.empty()) continue;
-    const Fingerprint f = FingerprintOf(keys[i]);
-    const bool repeated = !in_request.insert(f).second;
-    auto it = seen_.find(f);
+    const bool repeated = !in_request.insert(f[i]).second;
+    auto it = seen_.find(f[i]);
     const bool seen = it != seen_.end() && it->second > now - options_.window;
     if (repeated || seen) {
       fresh[i] = false;
@@ -54,12 +63,19 @@ std::vector<bool> DedupWindow::FilterNew(const std::vector<DedupKey>& keys) {
 }
 
 void DedupWindow::Remember(const std::vector<DedupKey>& keys) {
+  std::vector<Fingerprint> fingerprints;
+  fingerprints.reserve(keys.size());
+  for (const DedupKey& key : keys) {
+    if (!key.id.empty()) fingerprints.push_back(FingerprintOf(key));
+  }
+  RememberFingerprints(fingerprints);
+}
+
+void DedupWindow::RememberFingerprints(const std::vector<Fingerprint>& fingerprints) {
   if (options_.window <= absl::ZeroDuration()) return;
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  for (const DedupKey& key : keys) {
-    if (key.id.empty()) continue;
-    const Fingerprint f = FingerprintOf(key);
+  for (const Fingerprint& f : fingerprints) {
     seen_[f] = now;
     order_.emplace_back(now, f);
   }

@@ -55,18 +55,27 @@ class DedupWindow {
   DedupWindow(const DedupWindow&) = delete;
   DedupWindow& operator=(const DedupWindow&) = delete;
 
+  // What the window keeps of a key: two independently salted 64-bit hashes of its fields.
+  using Fingerprint = std::pair<uint64_t, uint64_t>;
+  static Fingerprint FingerprintOf(const DedupKey& key);
+
   // For each key, whether it is new: not remembered within the window and not an earlier key of
-  // the same call. Remembers nothing.
-  std::vector<bool> FilterNew(const std::vector<DedupKey>& keys) ABSL_LOCKS_EXCLUDED(mu_);
+  // the same call. Remembers nothing. When `fingerprints` is given it receives each key's
+  // fingerprint (a key with an empty id gets {0, 0} and is always new), so that the caller can
+  // remember the ones it stores without hashing them again.
+  std::vector<bool> FilterNew(const std::vector<DedupKey>& keys,
+                              std::vector<Fingerprint>* fingerprints = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Remembers the keys (call after they were stored durably). Keys with an empty id are skipped.
   void Remember(const std::vector<DedupKey>& keys) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The same for keys already fingerprinted by FilterNew (never those of empty ids).
+  void RememberFingerprints(const std::vector<Fingerprint>& fingerprints) ABSL_LOCKS_EXCLUDED(mu_);
+
   DedupWindowStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  using Fingerprint = std::pair<uint64_t, uint64_t>;
-  static Fingerprint FingerprintOf(const DedupKey& key);
   void ExpireLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const DedupWindowOptions options_;

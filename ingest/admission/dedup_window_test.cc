@@ -26,6 +26,21 @@ TEST(DedupWindowTest, NothingIsRememberedUntilRemember) {
   EXPECT_EQ(window.stats().duplicates, 2u);
 }
 
+TEST(DedupWindowTest, FingerprintsFromFilterNewRememberTheSameKeys) {
+  SimulatedClock clock;
+  DedupWindow window({}, clock);
+  const std::vector<DedupKey> keys = {{"web", "d1", "a"}, {"web", "d1", ""}, {"web", "d2", "a"}};
+  std::vector<DedupWindow::Fingerprint> fingerprints;
+  EXPECT_THAT(window.FilterNew(keys, &fingerprints), ElementsAre(true, true, true));
+  ASSERT_EQ(fingerprints.size(), 3u);
+  EXPECT_EQ(fingerprints[0], DedupWindow::FingerprintOf(keys[0]));
+  EXPECT_EQ(fingerprints[1], DedupWindow::Fingerprint(0, 0)) << "an empty id has none";
+  EXPECT_NE(fingerprints[0], fingerprints[2]);
+  window.RememberFingerprints({fingerprints[0], fingerprints[2]});
+  EXPECT_THAT(window.FilterNew(keys), ElementsAre(false, true, false));
+  EXPECT_EQ(window.stats().entries, 2u);
+}
+
 TEST(DedupWindowTest, TheKeyIsProjectActorAndId) {
   SimulatedClock clock;
   DedupWindow window({}, clock);

@@ -150,7 +150,7 @@ std::string EncodeEvent(const Event& event) {
   return out;
 }
 
-absl::StatusOr<Event> DecodeEvent(std::string_view record) {
+absl::Status DecodeEventInto(std::string_view record, Event& e) {
   Reader r(record);
   uint8_t version, source, flags;
   if (!r.Byte(&version)) return Malformed("empty record", r);
@@ -165,7 +165,14 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
   if (!r.Byte(&flags)) return Malformed("truncated header", r);
   if ((flags & ~kKnownFlags) != 0) return Malformed("unknown presence flags", r);
 
-  Event e;
+  // Every string and integer is written below; the optional fields are reset here, so `e` may be
+  // a reused event.
+  e.event_id.reset();
+  e.quantity.reset();
+  e.price.reset();
+  e.revenue.reset();
+  e.location_lat.reset();
+  e.location_lng.reset();
   e.source = static_cast<EventSource>(source);
   if (!r.Signed(&e.time_ms) || !r.Signed(&e.server_received_time_ms) || !r.Signed(&e.session_id)) {
     return Malformed("bad integer", r);
@@ -199,6 +206,12 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
     if (!r.String(&s)) return Malformed("bad JSON field", r);
   }
   if (!r.AtEnd()) return Malformed("trailing bytes", r);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Event> DecodeEvent(std::string_view record) {
+  Event e;
+  if (absl::Status status = DecodeEventInto(record, e); !status.ok()) return status;
   return e;
 }
 

@@ -35,4 +35,8 @@ std::string EncodeEvent(const Event& event);
 // allocation larger than `record`.
 absl::StatusOr<Event> DecodeEvent(std::string_view record);
 
+// The same into `event` (any event: every field is overwritten), so a batch can decode in place
+// instead of moving a large Event. On an error `event` holds a partial record: discard it.
+absl::Status DecodeEventInto(std::string_view record, Event& event);
+
 }  // namespace cohort::ingest

@@ -32,6 +32,18 @@ Event FullEvent() {
   return e;
 }
 
+TEST(EventCodecTest, DecodingIntoAReusedEventOverwritesEveryField) {
+  Event minimal;
+  minimal.event_type = FullEvent().event_type;
+  minimal.device_id = FullEvent().device_id;
+  Event reused = FullEvent();  // every optional set, every string non-empty
+  ASSERT_TRUE(DecodeEventInto(EncodeEvent(minimal), reused).ok());
+  EXPECT_EQ(reused, minimal);
+  ASSERT_TRUE(DecodeEventInto(EncodeEvent(FullEvent()), reused).ok());
+  EXPECT_EQ(reused, FullEvent());
+  EXPECT_EQ(DecodeEventInto("", reused).code(), absl::StatusCode::kDataLoss);
+}
+
 TEST(EventCodecTest, RoundTripsAFullEvent) {
   Event e = FullEvent();
   absl::StatusOr<Event> back = DecodeEvent(EncodeEvent(e));

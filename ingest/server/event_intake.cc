@@ -13,8 +13,9 @@ namespace {
 // A request between its hand-over to the writer and its outcome.
 struct Pending {
   EventSource source = EventSource::kAmplitude;
-  std::vector<Event> events;      // the events kept by the mapping rules
-  std::vector<DedupKey> written;  // keys of the events written (views into `events`)
+  // Dedup fingerprints of the events written, remembered once they are durable. (The events
+  // themselves are freed as soon as they are encoded.)
+  std::vector<DedupWindow::Fingerprint> written;
   IntakeOutcome outcome;
   EventIntake::Done done;
 };
@@ -63,21 +64,22 @@ void EventIntake::Submit(std::vector<Event> events, Done done, SubmitOptions sub
   // Mapping rules first: they may rename, drop, or set the ids the limits and dedup key on.
   // `origin[i]` is the index in `events` of the i-th kept event, for throttled_events.
   std::vector<int64_t> origin;
+  std::vector<Event> kept_events;
   if (options_.mapper) {
-    pending->events.reserve(events.size());
+    kept_events.reserve(events.size());
     origin.reserve(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
       if (options_.mapper(events[i])) {
-        pending->events.push_back(std::move(events[i]));
+        kept_events.push_back(std::move(events[i]));
         origin.push_back(static_cast<int64_t>(i));
       } else {
         ++outcome.dropped;
       }
     }
   } else {
-    pending->events = std::move(events);
+    kept_events = std::move(events);
   }
-  const std::vector<Event>& kept = pending->events;
+  const std::vector<Event>& kept = kept_events;
   auto index_of = [&origin](size_t i) {
     return origin.empty() ? static_cast<int64_t>(i) : origin[i];
   };
@@ -125,7 +127,8 @@ void EventIntake::Submit(std::vector<Event> events, Done done, SubmitOptions sub
   std::vector<DedupKey> keys;
   keys.reserve(kept.size());
   for (const Event& e : kept) keys.push_back(DedupKeyOf(e));
-  const std::vector<bool> fresh = options_.dedup->FilterNew(keys);
+  std::vector<DedupWindow::Fingerprint> fingerprints;
+  const std::vector<bool> fresh = options_.dedup->FilterNew(keys, &fingerprints);
   std::vector<std::string> records;
   records.reserve(kept.size());
   for (size_t i = 0; i < kept.size(); ++i) {
@@ -134,7 +137,7 @@ void EventIntake::Submit(std::vector<Event> events, Done done, SubmitOptions sub
       continue;
     }
     records.push_back(EncodeEvent(kept[i]));
-    pending->written.push_back(keys[i]);
+    if (!keys[i].id.empty()) pending->written.push_back(fingerprints[i]);
   }
   outcome.written = static_cast<int64_t>(records.size());
   if (records.empty()) {  // all dropped or duplicates: nothing new to store
@@ -147,7 +150,7 @@ void EventIntake::Submit(std::vector<Event> events, Done done, SubmitOptions sub
       std::move(records), [pending, dedup, finish](absl::StatusOr<wal::Lsn> lsn) {
         IntakeOutcome& result = pending->outcome;
         if (lsn.ok()) {
-          dedup->Remember(pending->written);
+          dedup->RememberFingerprints(pending->written);
         } else {
           result.kind =
               absl::IsResourceExhausted(lsn.status()) || absl::IsFailedPrecondition(lsn.status())

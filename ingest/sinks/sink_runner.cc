@@ -246,18 +246,19 @@ void SinkRunner::ReadLoop() {
     ++batch_records;
     ++total_records;
     total_bytes += record.payload.size() + wal::EncodedRecordSize(0);
-    absl::StatusOr<Event> event = DecodeEvent(record.payload);
-    if (event.ok()) {
-      batch->events.push_back(*std::move(event));
+    // Decoded in place: an Event is over a kilobyte of string headers, too big to move around.
+    Event& event = batch->events.emplace_back();
+    if (absl::Status decoded = DecodeEventInto(record.payload, event); decoded.ok()) {
       batch->positions.push_back(record.lsn);
     } else {
+      batch->events.pop_back();
       std::vector<DeadLetter> letters(1);
       letters[0].sink = options_.name;
-      letters[0].reason = absl::IsUnimplemented(event.status()) ? "unsupported_record_version"
-                                                                : "undecodable_record";
+      letters[0].reason =
+          absl::IsUnimplemented(decoded) ? "unsupported_record_version" : "undecodable_record";
       letters[0].position = record.lsn;
       letters[0].record = std::string(record.payload);
-      letters[0].response = event.status().ToString();
+      letters[0].response = decoded.ToString();
       DeadLetterRecords(std::move(letters));
     }
     {

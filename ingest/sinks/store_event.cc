@@ -32,6 +32,9 @@ absl::StatusOr<analytics::Event> ToStoreEvent(const Event& event, const wal::Lsn
     return absl::InvalidArgumentError(absl::StrCat("user_properties: ", user.status().message()));
   }
   out.user_properties = *std::move(user);
+  size_t attributes = 0;
+  for (const std::string& value : event.attributes) attributes += value.empty() ? 0 : 1;
+  out.user_properties.reserve(out.user_properties.size() + attributes);
   for (size_t a = 0; a < kAttributeCount; ++a) {
     const std::string& value = event.attributes[a];
     if (value.empty()) continue;
