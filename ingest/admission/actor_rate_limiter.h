@@ -10,6 +10,9 @@
 // bucket it touches has enough, so a refused request (answered 429, storing nothing) costs its
 // actors nothing and the client's retry is judged afresh.
 //
+// Actors are kept as 64-bit hashes of (kind, project, id), not their ids: two actors share a
+// bucket only on a hash collision (about 1 in 2 billion per replica at the default bound).
+//
 // Memory is bounded by `max_actors` buckets. A bucket that has refilled completely is the same as
 // no bucket and is dropped first; when every tracked actor is active, the least recently used
 // bucket is dropped anyway (its actor may then burst once more), counted in stats().evicted_active.
@@ -39,7 +42,7 @@ struct ActorRateLimiterOptions {
   double events_per_second = 30;                 // > 0; per device, and per user unless set below
   std::optional<double> user_events_per_second;  // > 0 when set
   absl::Duration window = absl::Seconds(30);     // > 0; the bucket holds rate * window tokens
-  size_t max_actors = size_t{1} << 17;           // >= shards; ~150 bytes each
+  size_t max_actors = size_t{1} << 17;           // >= shards; ~70 bytes each
   int shards = 64;                               // >= 1
 };
 
