@@ -37,6 +37,7 @@ RUN apt-get update \
       libspdlog1.10 \
       libssl3 \
       libstdc++6 \
+      libtcmalloc-minimal4 \
       libyaml-cpp0.7 \
       zlib1g \
  && rm -rf /var/lib/apt/lists/*

@@ -24,6 +24,8 @@ packages=(
   # chosen for later parts: RE2 (mapping rules), Roaring bitmaps (actor sets),
   # Howard Hinnant's date/tz (time zones from the real tz database)
   libre2-dev libroaring-dev libhowardhinnant-date-dev tzdata
+  # cohort-ingest's allocator (docs/benchmarks.md, "tcmalloc"); the runtime package is enough
+  libtcmalloc-minimal4
   # configuring: CMake registers the Python-driven tests
   python3
 )
