@@ -1,5 +1,8 @@
-// A hash map of fingerprints plus an arrival-ordered queue for expiry (dedup_window.h).
+// A fixed table of fingerprints in four-way buckets, stamped with when they were remembered
+// (dedup_window.h).
 #include "ingest/admission/dedup_window.h"
+
+#include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
@@ -7,7 +10,24 @@
 namespace cohort::ingest {
 
 DedupWindow::DedupWindow(DedupWindowOptions options, Clock& clock)
-    : options_(options), clock_(clock) {}
+    : options_(options),
+      clock_(clock),
+      epoch_(clock.Now()),
+      window_ns_(absl::ToInt64Nanoseconds(options.window)),
+      buckets_(options.window > absl::ZeroDuration()
+                   ? std::max<size_t>(1, options.max_entries / kWays)
+                   : 0) {}
+
+int64_t DedupWindow::Stamp(absl::Time t) const {
+  // + 1 keeps 0 for "empty"; a clock that stepped back before the epoch still stamps >= 1.
+  return std::max<int64_t>(0, absl::ToInt64Nanoseconds(t - epoch_)) + 1;
+}
+
+DedupWindow::Bucket& DedupWindow::BucketOf(const Fingerprint& f) {
+  // Lemire's multiply-shift maps the hash onto [0, buckets) without a division.
+  const auto n = static_cast<unsigned __int128>(buckets_.size());
+  return buckets_[static_cast<size_t>((static_cast<unsigned __int128>(f.first) * n) >> 64)];
+}
 
 DedupWindow::Fingerprint DedupWindow::FingerprintOf(const DedupKey& key) {
   // Two differently salted hashes of the same fields (absl::Hash frames each string with its
@@ -17,19 +37,6 @@ DedupWindow::Fingerprint DedupWindow::FingerprintOf(const DedupKey& key) {
   const absl::string_view id(key.id.data(), key.id.size());
   return {static_cast<uint64_t>(absl::HashOf(project, actor, id)),
           static_cast<uint64_t>(absl::HashOf(uint64_t{0x9e3779b97f4a7c15}, project, actor, id))};
-}
-
-void DedupWindow::ExpireLocked(absl::Time now) {
-  const absl::Time horizon = now - options_.window;
-  while (!order_.empty() &&
-         (order_.front().first <= horizon || order_.size() > options_.max_entries)) {
-    const auto [when, fingerprint] = order_.front();
-    order_.pop_front();
-    auto it = seen_.find(fingerprint);
-    if (it == seen_.end() || it->second != when) continue;  // remembered again later
-    if (when > horizon) ++evicted_early_;
-    seen_.erase(it);
-  }
 }
 
 std::vector<bool> DedupWindow::FilterNew(const std::vector<DedupKey>& keys,
@@ -47,13 +54,14 @@ std::vector<bool> DedupWindow::FilterNew(const std::vector<DedupKey>& keys,
   absl::flat_hash_set<Fingerprint> in_request;
   in_request.reserve(keys.size());
   absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_.Now();
-  ExpireLocked(now);
+  const int64_t horizon = Stamp(clock_.Now()) - window_ns_;  // remembered after it: in the window
   for (size_t i = 0; i < keys.size(); ++i) {
     if (keys[i].id.empty()) continue;
     const bool repeated = !in_request.insert(f[i]).second;
-    auto it = seen_.find(f[i]);
-    const bool seen = it != seen_.end() && it->second > now - options_.window;
+    bool seen = false;
+    for (const Slot& slot : BucketOf(f[i]).slots) {
+      seen |= slot.a == f[i].first && slot.b == f[i].second && slot.when > horizon;
+    }
     if (repeated || seen) {
       fresh[i] = false;
       ++duplicates_;
@@ -74,17 +82,31 @@ void DedupWindow::Remember(const std::vector<DedupKey>& keys) {
 void DedupWindow::RememberFingerprints(const std::vector<Fingerprint>& fingerprints) {
   if (options_.window <= absl::ZeroDuration()) return;
   absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_.Now();
+  const int64_t now = Stamp(clock_.Now());
+  const int64_t horizon = now - window_ns_;
   for (const Fingerprint& f : fingerprints) {
-    seen_[f] = now;
-    order_.emplace_back(now, f);
+    Bucket& bucket = BucketOf(f);
+    // The slot to (re)use: the fingerprint's own, else an empty one, else the oldest.
+    Slot* target = nullptr;
+    for (Slot& slot : bucket.slots) {
+      if (slot.when != 0 && slot.a == f.first && slot.b == f.second) {
+        target = &slot;
+        break;
+      }
+      if (target == nullptr || slot.when < target->when) target = &slot;
+    }
+    if (target->when == 0) {
+      ++entries_;
+    } else if (target->when > horizon && (target->a != f.first || target->b != f.second)) {
+      ++evicted_early_;
+    }
+    *target = {f.first, f.second, now};
   }
-  ExpireLocked(now);
 }
 
 DedupWindowStats DedupWindow::stats() const {
   absl::MutexLock lock(&mu_);
-  return {seen_.size(), duplicates_, evicted_early_};
+  return {entries_, duplicates_, evicted_early_};
 }
 
 }  // namespace cohort::ingest

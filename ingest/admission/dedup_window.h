@@ -10,21 +10,23 @@
 // may both pass FilterNew(); the store dedups them.
 //
 // Memory: ids are kept as 128-bit fingerprints (a false "duplicate" needs a 128-bit collision) in
-// arrival order, at most `max_entries`; past that the oldest are forgotten early, counted in
-// stats().evicted_early, so memory stays bounded under any load.
+// a table of fixed size, allocated at construction: `max_entries` slots of 24 bytes (24 MB at the
+// default), in buckets of four; a fingerprint lives in the bucket its hash picks. Remembering into
+// a full bucket reuses a slot whose time has passed, else the oldest of the four, which is then
+// forgotten early (counted in stats().evicted_early). So the oldest ids are forgotten first only
+// approximately (the oldest of a bucket, not of the table), memory is bounded under any load, and
+// each lookup or update touches one bucket (two cache lines) with no allocation.
 //
 // Thread-safe. The clock is borrowed and must outlive the window.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -40,11 +42,11 @@ struct DedupKey {
 
 struct DedupWindowOptions {
   absl::Duration window = absl::Minutes(10);  // zero: the window is off, nothing is a duplicate
-  size_t max_entries = size_t{1} << 20;       // ~60 bytes each: 64 MB at most
+  size_t max_entries = size_t{1} << 20;       // >= 4; 24 bytes each, allocated up front
 };
 
 struct DedupWindowStats {
-  uint64_t entries = 0;
+  uint64_t entries = 0;        // slots in use (an expired id counts until its slot is reused)
   uint64_t duplicates = 0;     // ids FilterNew() found in the window or earlier in the request
   uint64_t evicted_early = 0;  // forgotten before the window ended, for max_entries
 };
@@ -76,16 +78,26 @@ class DedupWindow {
   DedupWindowStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void ExpireLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static constexpr int kWays = 4;
+  struct Slot {
+    uint64_t a = 0;
+    uint64_t b = 0;
+    int64_t when = 0;  // nanoseconds since epoch_ + 1 when remembered; 0: empty
+  };
+  struct Bucket {
+    Slot slots[kWays];
+  };
+
+  Bucket& BucketOf(const Fingerprint& f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t Stamp(absl::Time t) const;
 
   const DedupWindowOptions options_;
   Clock& clock_;
+  const absl::Time epoch_;
+  const int64_t window_ns_;
   mutable absl::Mutex mu_;
-  // fingerprint → when it was last remembered; `order` holds (time, fingerprint) in arrival order
-  // for expiry. A fingerprint remembered again moves forward in `seen` only; its older `order`
-  // entry is skipped on expiry because the times differ.
-  absl::flat_hash_map<Fingerprint, absl::Time> seen_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::pair<absl::Time, Fingerprint>> order_ ABSL_GUARDED_BY(mu_);
+  std::vector<Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  uint64_t entries_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t duplicates_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t evicted_early_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -144,17 +144,21 @@ void AppendEncodedEvent(const Event& e, std::string* dst) {
   for (const std::string& s : e.json) PutString(s, dst);
 }
 
-std::string EncodeEvent(const Event& event) {
-  // Sized once: growing a record's string by doubling cost more than encoding it.
+size_t EncodedSizeBound(const Event& event) {
   size_t bound = 3 + 5 * 10 + 4 * 8;  // header, varints, doubles
-  for (const std::string* s : {&event.project, &event.event_type, &event.user_id,
-                               &event.device_id, &event.insert_id, &event.ip}) {
+  for (const std::string* s : {&event.project, &event.event_type, &event.user_id, &event.device_id,
+                               &event.insert_id, &event.ip}) {
     bound += 10 + s->size();
   }
   for (const std::string& s : event.attributes) bound += 10 + s.size();
   for (const std::string& s : event.json) bound += 10 + s.size();
+  return bound;
+}
+
+std::string EncodeEvent(const Event& event) {
+  // Sized once: growing a record's string by doubling cost more than encoding it.
   std::string out;
-  out.reserve(bound);
+  out.reserve(EncodedSizeBound(event));
   AppendEncodedEvent(event, &out);
   return out;
 }

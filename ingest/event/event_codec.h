@@ -29,6 +29,9 @@ void AppendEncodedEvent(const Event& event, std::string* dst);
 // The record of `event` alone.
 std::string EncodeEvent(const Event& event);
 
+// At least the size of `event`'s record: reserve it before appending to avoid regrowing.
+size_t EncodedSizeBound(const Event& event);
+
 // Decodes exactly one record: `record` must hold the whole record and nothing else. Untrusted
 // bytes are safe: a truncated, over-long, unknown-version or otherwise malformed record gives
 // kDataLoss (kUnimplemented for a version newer than this build reads), never a crash or an

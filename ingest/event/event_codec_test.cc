@@ -44,6 +44,18 @@ TEST(EventCodecTest, DecodingIntoAReusedEventOverwritesEveryField) {
   EXPECT_EQ(DecodeEventInto("", reused).code(), absl::StatusCode::kDataLoss);
 }
 
+TEST(EventCodecTest, TheSizeBoundHoldsTheRecord) {
+  Event minimal;
+  for (const Event& e : {minimal, FullEvent()}) {
+    EXPECT_GE(EncodedSizeBound(e), EncodeEvent(e).size());
+  }
+  Event big = FullEvent();
+  big.time_ms = big.server_received_time_ms = big.session_id = INT64_MIN;  // 10-byte varints
+  big.event_id = big.quantity = INT64_MIN;
+  big.json_field(JsonField::kPlan) = std::string(300, 'x');  // a 2-byte length
+  EXPECT_GE(EncodedSizeBound(big), EncodeEvent(big).size());
+}
+
 TEST(EventCodecTest, RoundTripsAFullEvent) {
   Event e = FullEvent();
   absl::StatusOr<Event> back = DecodeEvent(EncodeEvent(e));

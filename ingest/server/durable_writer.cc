@@ -21,9 +21,19 @@ DurableWriter::~DurableWriter() {
   for (std::thread& t : threads_) t.join();
 }
 
-bool DurableWriter::Submit(std::vector<std::string> records, Done done) {
-  int64_t bytes = 0;
-  for (const std::string& r : records) bytes += static_cast<int64_t>(r.size());
+std::vector<std::string_view> EncodedRecords::Views() const {
+  std::vector<std::string_view> views;
+  views.reserve(ends.size());
+  size_t begin = 0;
+  for (size_t end : ends) {
+    views.push_back(std::string_view(data).substr(begin, end - begin));
+    begin = end;
+  }
+  return views;
+}
+
+bool DurableWriter::Submit(EncodedRecords records, Done done) {
+  const auto bytes = static_cast<int64_t>(records.data.size());
   absl::MutexLock lock(&mu_);
   if (stopping_ || (queued_bytes_ > 0 && queued_bytes_ + bytes > options_.max_queued_bytes)) {
     return false;
@@ -50,8 +60,7 @@ void DurableWriter::Loop() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    std::vector<std::string_view> views(job.records.begin(), job.records.end());
-    absl::StatusOr<wal::Lsn> result = wal_.Append(views);
+    absl::StatusOr<wal::Lsn> result = wal_.Append(job.records.Views());
     {
       absl::MutexLock lock(&mu_);
       queued_bytes_ -= job.bytes;

@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -23,6 +24,19 @@
 #include "ingest/wal/wal.h"
 
 namespace cohort::ingest {
+
+// A request's encoded records back to back in one buffer (one allocation per request, not per
+// record): record i is data[ends[i - 1], ends[i]), with ends[-1] = 0.
+struct EncodedRecords {
+  std::string data;
+  std::vector<size_t> ends;
+
+  // Call after appending a record's bytes to `data`.
+  void EndRecord() { ends.push_back(data.size()); }
+  size_t size() const { return ends.size(); }
+  bool empty() const { return ends.empty(); }
+  std::vector<std::string_view> Views() const;
+};
 
 struct DurableWriterOptions {
   int threads = 16;                              // >= 1
@@ -40,13 +54,13 @@ class DurableWriter {
 
   // Queues `records` for one Append (contiguous in the log); `done` runs on a writer thread with
   // its result. False, without calling `done`, when the queue is full or the writer is stopping.
-  [[nodiscard]] bool Submit(std::vector<std::string> records, Done done) ABSL_LOCKS_EXCLUDED(mu_);
+  [[nodiscard]] bool Submit(EncodedRecords records, Done done) ABSL_LOCKS_EXCLUDED(mu_);
 
   int64_t queued_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Job {
-    std::vector<std::string> records;
+    EncodedRecords records;
     int64_t bytes = 0;
     Done done;
   };

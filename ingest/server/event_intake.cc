@@ -129,14 +129,18 @@ void EventIntake::Submit(std::vector<Event> events, Done done, SubmitOptions sub
   for (const Event& e : kept) keys.push_back(DedupKeyOf(e));
   std::vector<DedupWindow::Fingerprint> fingerprints;
   const std::vector<bool> fresh = options_.dedup->FilterNew(keys, &fingerprints);
-  std::vector<std::string> records;
-  records.reserve(kept.size());
+  EncodedRecords records;
+  size_t bound = 0;
+  for (size_t i = 0; i < kept.size(); ++i) bound += fresh[i] ? EncodedSizeBound(kept[i]) : 0;
+  records.data.reserve(bound);
+  records.ends.reserve(kept.size());
   for (size_t i = 0; i < kept.size(); ++i) {
     if (!fresh[i]) {
       ++outcome.duplicates;
       continue;
     }
-    records.push_back(EncodeEvent(kept[i]));
+    AppendEncodedEvent(kept[i], &records.data);
+    records.EndRecord();
     if (!keys[i].id.empty()) pending->written.push_back(fingerprints[i]);
   }
   outcome.written = static_cast<int64_t>(records.size());

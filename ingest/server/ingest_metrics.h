@@ -16,7 +16,8 @@
 //   cohort_wal_appended_bytes_total, cohort_wal_syncs_total, cohort_wal_sync_seconds_total,
 //   cohort_wal_refused_appends_total, cohort_wal_deleted_segments_total,
 //   cohort_wal_recovery_quarantined_segments, cohort_wal_recovery_truncated_bytes
-//   cohort_ingest_dedup_entries, cohort_ingest_rate_limited_actors
+//   cohort_ingest_dedup_entries, cohort_ingest_dedup_evicted_early_total,
+//   cohort_ingest_rate_limited_actors (ingest_server.cc)
 //   cohort_ingest_secret_reload_failures_total{file}
 //   cohort_ingest_ready                              1 while /readyz answers 200
 //

@@ -179,6 +179,30 @@ void RegisterWalMetrics(Registry& registry, wal::Wal& wal, std::vector<CollectHo
   }));
 }
 
+// The admission state: how full the dedup window and the rate limiter are, and whether the
+// window forgets ids before their time (a sign max_entries is too small for the event rate).
+void RegisterAdmissionMetrics(Registry& registry, const DedupWindow& dedup,
+                              const ActorRateLimiter& limiter,
+                              std::vector<CollectHookHandle>& hooks) {
+  Gauge& entries = registry.AddGauge(
+      "cohort_ingest_dedup_entries",
+      "Slots of the dedup window in use (an expired id counts until its slot is reused).");
+  Counter& early = registry.AddCounter(
+      "cohort_ingest_dedup_evicted_early_total",
+      "Ids the dedup window forgot before the window ended, to stay within its memory bound.");
+  Gauge& actors = registry.AddGauge("cohort_ingest_rate_limited_actors",
+                                    "Devices and users holding a rate-limit bucket.");
+  auto last_early = std::make_shared<uint64_t>(0);  // hooks run one at a time (common/metrics.h)
+  hooks.push_back(registry.AddCollectHook(
+      [d = &dedup, l = &limiter, e = &entries, ev = &early, a = &actors, last_early] {
+        const DedupWindowStats s = d->stats();
+        e->Set(static_cast<double>(s.entries));
+        ev->Inc(static_cast<double>(s.evicted_early - *last_early));
+        *last_early = s.evicted_early;
+        a->Set(static_cast<double>(l->stats().actors));
+      }));
+}
+
 }  // namespace
 
 absl::Status IngestServer::Parts::StartMetricsListener() {
@@ -564,6 +588,7 @@ absl::Status IngestServer::Parts::StartIngestListener() {
   limiter = *std::move(limiter_or);
   dedup = std::make_unique<DedupWindow>(DedupWindowOptions{.window = config.limits.dedup_window},
                                         *options.clock);
+  RegisterAdmissionMetrics(registry, *dedup, *limiter, hooks);
   absl::StatusOr<mapping::RuleSet> compiled = mapping::RuleSet::Compile(config.mapping);
   if (!compiled.ok()) return compiled.status();
   rules = std::make_unique<mapping::RuleSet>(*std::move(compiled));

@@ -191,11 +191,22 @@ void SinkRunner::ReadLoop() {
   int64_t batch_records = 0;
   int read_errors = 0;
   uint64_t total_records = 0, total_bytes = 0;
+  int64_t uncounted_records = 0;  // read but not yet added to unacked_records_
 
+  // Publishes the read counters for the lag estimate; the caller holds mu_. Done per batch and
+  // before a lag update rather than per record, to keep the lock off the per-record path.
+  const auto count_read = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    unacked_records_ += uncounted_records;
+    uncounted_records = 0;
+    if (total_records > 0) {
+      avg_record_bytes_ = static_cast<double>(total_bytes) / static_cast<double>(total_records);
+    }
+  };
   const auto flush = [&] {
     if (batch == nullptr) return;
     {
       absl::MutexLock lock(&mu_);
+      count_read();
       batch_records_[batch->sequence] = batch_records;
     }
     batch_records = 0;
@@ -227,6 +238,10 @@ void SinkRunner::ReadLoop() {
     }
     if (!next->has_value()) {
       const wal::Lsn pos = reader->position();
+      {
+        absl::MutexLock lock(&mu_);
+        count_read();
+      }
       UpdateLag(pos);
       const absl::Time until = std::min(clock_.Now() + options_.poll_interval, batch_deadline);
       absl::MutexLock lock(&mu_);
@@ -261,11 +276,7 @@ void SinkRunner::ReadLoop() {
       letters[0].response = decoded.ToString();
       DeadLetterRecords(std::move(letters));
     }
-    {
-      absl::MutexLock lock(&mu_);
-      ++unacked_records_;
-      avg_record_bytes_ = static_cast<double>(total_bytes) / static_cast<double>(total_records);
-    }
+    ++uncounted_records;
     if (static_cast<int64_t>(batch->events.size()) >= options_.max_batch_events ||
         batch->record_bytes >= options_.max_batch_bytes) {
       flush();
