@@ -92,12 +92,19 @@ class Reader {
     return true;
   }
 
-  bool String(std::string* out) {
+  bool String(std::string_view* out) {
     uint64_t n;
     if (!Varint(&n)) return false;
     if (n > data_.size() - pos_) return false;
-    out->assign(data_.substr(pos_, n));
+    *out = data_.substr(pos_, n);
     pos_ += n;
+    return true;
+  }
+
+  bool String(std::string* out) {
+    std::string_view view;
+    if (!String(&view)) return false;
+    out->assign(view);
     return true;
   }
 
@@ -163,7 +170,9 @@ std::string EncodeEvent(const Event& event) {
   return out;
 }
 
-absl::Status DecodeEventInto(std::string_view record, Event& e) {
+// One decoder for both targets: E is Event (strings copied) or EventView (strings viewed).
+template <typename E>
+absl::Status Decode(std::string_view record, E& e) {
   Reader r(record);
   uint8_t version, source, flags;
   if (!r.Byte(&version)) return Malformed("empty record", r);
@@ -208,18 +217,64 @@ absl::Status DecodeEventInto(std::string_view record, Event& e) {
       *field = d;
     }
   }
-  for (std::string* s :
-       {&e.project, &e.event_type, &e.user_id, &e.device_id, &e.insert_id, &e.ip}) {
+  for (auto* s : {&e.project, &e.event_type, &e.user_id, &e.device_id, &e.insert_id, &e.ip}) {
     if (!r.String(s)) return Malformed("bad string", r);
   }
-  for (std::string& s : e.attributes) {
+  for (auto& s : e.attributes) {
     if (!r.String(&s)) return Malformed("bad attribute", r);
   }
-  for (std::string& s : e.json) {
+  for (auto& s : e.json) {
     if (!r.String(&s)) return Malformed("bad JSON field", r);
   }
   if (!r.AtEnd()) return Malformed("trailing bytes", r);
   return absl::OkStatus();
+}
+
+absl::Status DecodeEventInto(std::string_view record, Event& event) {
+  return Decode(record, event);
+}
+
+absl::Status DecodeEventView(std::string_view record, EventView& view) {
+  return Decode(record, view);
+}
+
+EventView ViewOf(const Event& e) {
+  EventView v;
+  v.project = e.project;
+  v.source = e.source;
+  v.event_type = e.event_type;
+  v.user_id = e.user_id;
+  v.device_id = e.device_id;
+  v.time_ms = e.time_ms;
+  v.insert_id = e.insert_id;
+  v.session_id = e.session_id;
+  v.event_id = e.event_id;
+  v.server_received_time_ms = e.server_received_time_ms;
+  v.ip = e.ip;
+  for (size_t i = 0; i < kAttributeCount; ++i) v.attributes[i] = e.attributes[i];
+  v.price = e.price;
+  v.quantity = e.quantity;
+  v.revenue = e.revenue;
+  v.location_lat = e.location_lat;
+  v.location_lng = e.location_lng;
+  for (size_t i = 0; i < kJsonFieldCount; ++i) v.json[i] = e.json[i];
+  return v;
+}
+
+std::vector<std::string_view> EncodedRecords::Views() const {
+  std::vector<std::string_view> views;
+  views.reserve(ends.size());
+  size_t begin = 0;
+  for (size_t end : ends) {
+    views.push_back(std::string_view(data).substr(begin, end - begin));
+    begin = end;
+  }
+  return views;
+}
+
+std::string_view EncodedRecords::record(size_t i) const {
+  const size_t begin = i == 0 ? 0 : ends[i - 1];
+  return std::string_view(data).substr(begin, ends[i] - begin);
 }
 
 absl::StatusOr<Event> DecodeEvent(std::string_view record) {

@@ -21,17 +21,6 @@ DurableWriter::~DurableWriter() {
   for (std::thread& t : threads_) t.join();
 }
 
-std::vector<std::string_view> EncodedRecords::Views() const {
-  std::vector<std::string_view> views;
-  views.reserve(ends.size());
-  size_t begin = 0;
-  for (size_t end : ends) {
-    views.push_back(std::string_view(data).substr(begin, end - begin));
-    begin = end;
-  }
-  return views;
-}
-
 bool DurableWriter::Submit(EncodedRecords records, Done done) {
   const auto bytes = static_cast<int64_t>(records.data.size());
   absl::MutexLock lock(&mu_);

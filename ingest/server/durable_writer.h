@@ -21,22 +21,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "ingest/event/event_codec.h"
 #include "ingest/wal/wal.h"
 
 namespace cohort::ingest {
-
-// A request's encoded records back to back in one buffer (one allocation per request, not per
-// record): record i is data[ends[i - 1], ends[i]), with ends[-1] = 0.
-struct EncodedRecords {
-  std::string data;
-  std::vector<size_t> ends;
-
-  // Call after appending a record's bytes to `data`.
-  void EndRecord() { ends.push_back(data.size()); }
-  size_t size() const { return ends.size(); }
-  bool empty() const { return ends.empty(); }
-  std::vector<std::string_view> Views() const;
-};
 
 struct DurableWriterOptions {
   int threads = 16;                              // >= 1

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "ingest/event/event.h"
+#include "ingest/event/event_codec.h"
 #include "ingest/wal/segment_format.h"
 
 namespace cohort::ingest::sinks {
@@ -24,9 +25,14 @@ struct SinkBatch {
   uint64_t sequence = 0;  // 0, 1, 2, ... in log order, per SinkRunner::Start
   wal::Lsn begin;         // the position of the first record of the batch
   wal::Lsn end;           // the position after its last record (what is acknowledged)
+  // The batch's events: decoded in `events`, or, for a sink that reads records
+  // (Sink::reads_records()), still encoded in `records` (each one checked by DecodeEventView).
   std::vector<Event> events;
-  std::vector<wal::Lsn> positions;  // positions[i]: where events[i] starts in the log
+  EncodedRecords records;
+  std::vector<wal::Lsn> positions;  // positions[i]: where event i starts in the log
   uint64_t record_bytes = 0;        // the encoded size of the records read
+
+  size_t size() const { return positions.size(); }
 };
 
 // What a Sink may ask the runner while it delivers. Thread-safe.
@@ -59,6 +65,10 @@ class Sink {
   // other error is transient: the runner retries the whole batch with backoff (never a drop).
   // An event the destination will never take belongs in the dead-letter file, not in an error.
   virtual absl::Status Deliver(const SinkBatch& batch, DeliveryControl& control) = 0;
+
+  // True: the runner leaves the events encoded (SinkBatch::records), for a sink that reads a few
+  // fields of each (EventView) and would pay for building Events it does not need.
+  virtual bool reads_records() const { return false; }
 };
 
 }  // namespace cohort::ingest::sinks

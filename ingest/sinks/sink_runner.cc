@@ -192,6 +192,8 @@ void SinkRunner::ReadLoop() {
   int read_errors = 0;
   uint64_t total_records = 0, total_bytes = 0;
   int64_t uncounted_records = 0;  // read but not yet added to unacked_records_
+  const bool reads_records = sink_.reads_records();
+  EventView view;
 
   // Publishes the read counters for the lag estimate; the caller holds mu_. Done per batch and
   // before a lag update rather than per record, to keep the lock off the per-record path.
@@ -261,12 +263,21 @@ void SinkRunner::ReadLoop() {
     ++batch_records;
     ++total_records;
     total_bytes += record.payload.size() + wal::EncodedRecordSize(0);
-    // Decoded in place: an Event is over a kilobyte of string headers, too big to move around.
-    Event& event = batch->events.emplace_back();
-    if (absl::Status decoded = DecodeEventInto(record.payload, event); decoded.ok()) {
+    absl::Status decoded;
+    if (reads_records) {
+      decoded = DecodeEventView(record.payload, view);  // checked here, read by the sink
+      if (decoded.ok()) {
+        batch->records.data.append(record.payload);
+        batch->records.EndRecord();
+      }
+    } else {
+      // Decoded in place: an Event is over a kilobyte of string headers, too big to move around.
+      decoded = DecodeEventInto(record.payload, batch->events.emplace_back());
+      if (!decoded.ok()) batch->events.pop_back();
+    }
+    if (decoded.ok()) {
       batch->positions.push_back(record.lsn);
     } else {
-      batch->events.pop_back();
       std::vector<DeadLetter> letters(1);
       letters[0].sink = options_.name;
       letters[0].reason =
@@ -277,7 +288,7 @@ void SinkRunner::ReadLoop() {
       DeadLetterRecords(std::move(letters));
     }
     ++uncounted_records;
-    if (static_cast<int64_t>(batch->events.size()) >= options_.max_batch_events ||
+    if (static_cast<int64_t>(batch->size()) >= options_.max_batch_events ||
         batch->record_bytes >= options_.max_batch_bytes) {
       flush();
     }
@@ -288,7 +299,7 @@ void SinkRunner::ReadLoop() {
 }
 
 void SinkRunner::Dispatch(std::unique_ptr<SinkBatch> batch) {
-  if (batch->events.empty()) {  // only dead letters: done already
+  if (batch->size() == 0) {  // only dead letters: done already
     Complete(*batch);
     return;
   }
@@ -315,13 +326,13 @@ void SinkRunner::DeliverLoop() {
     for (int attempt = 1;; ++attempt) {
       absl::Status s = sink_.Deliver(*batch, *control_);
       if (s.ok()) {
-        delivered_->Inc(static_cast<double>(batch->events.size()));
+        delivered_->Inc(static_cast<double>(batch->size()));
         Complete(*batch);
         break;
       }
       if (control_->cancelled()) break;
       spdlog::warn("sink {}: delivering batch {} ({} events, attempt {}): {}", options_.name,
-                   batch->sequence, batch->events.size(), attempt, s.ToString());
+                   batch->sequence, batch->size(), attempt, s.ToString());
       control_->CountRetry();
       absl::Duration wait;
       {
@@ -343,7 +354,7 @@ void SinkRunner::Complete(const SinkBatch& batch) {
     absl::MutexLock lock(&mu_);
     completed_[batch.sequence] = batch.end;
     ++stats_.batches;
-    stats_.delivered_events += static_cast<int64_t>(batch.events.size());
+    stats_.delivered_events += static_cast<int64_t>(batch.size());
     if (state_name_ == std::string_view("retrying")) SetState(stopping_ ? "stopping" : "running");
     for (auto it = completed_.find(next_ack_sequence_); it != completed_.end();
          it = completed_.find(next_ack_sequence_)) {

@@ -7,6 +7,10 @@
 namespace cohort::ingest::sinks {
 
 absl::StatusOr<analytics::Event> ToStoreEvent(const Event& event, const wal::Lsn& position) {
+  return ToStoreEvent(ViewOf(event), position);
+}
+
+absl::StatusOr<analytics::Event> ToStoreEvent(const EventView& event, const wal::Lsn& position) {
   analytics::Event out;
   out.project = event.project;
   out.event_type = event.event_type;
@@ -15,7 +19,7 @@ absl::StatusOr<analytics::Event> ToStoreEvent(const Event& event, const wal::Lsn
   out.time_ms = event.time_ms;
   out.insert_id = event.insert_id.empty()
                       ? absl::StrCat("wal:", position.segment, ":", position.offset)
-                      : event.insert_id;
+                      : std::string(event.insert_id);
   if (event.source == EventSource::kAmplitude || event.session_id >= 0) {
     out.session_id = event.session_id;
   }
@@ -33,13 +37,13 @@ absl::StatusOr<analytics::Event> ToStoreEvent(const Event& event, const wal::Lsn
   }
   out.user_properties = *std::move(user);
   size_t attributes = 0;
-  for (const std::string& value : event.attributes) attributes += value.empty() ? 0 : 1;
+  for (std::string_view value : event.attributes) attributes += value.empty() ? 0 : 1;
   out.user_properties.reserve(out.user_properties.size() + attributes);
   for (size_t a = 0; a < kAttributeCount; ++a) {
-    const std::string& value = event.attributes[a];
+    const std::string_view value = event.attributes[a];
     if (value.empty()) continue;
     out.user_properties.try_emplace(std::string(AttributeKey(static_cast<Attribute>(a))),
-                                    analytics::PropertyValue::String(value));
+                                    analytics::PropertyValue::String(std::string(value)));
   }
   if (event.price) {
     out.event_properties.try_emplace("$price", analytics::PropertyValue::Number(*event.price));

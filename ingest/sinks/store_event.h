@@ -14,12 +14,15 @@
 #include "absl/status/statusor.h"
 #include "analytics/model/event.h"
 #include "ingest/event/event.h"
+#include "ingest/event/event_codec.h"
 #include "ingest/wal/segment_format.h"
 
 namespace cohort::ingest::sinks {
 
 // Errors: kInvalidArgument when the event's JSON fields are not JSON objects (the log holds only
 // validated events, so this means damage: the caller dead-letters the event).
+[[nodiscard]] absl::StatusOr<analytics::Event> ToStoreEvent(const EventView& event,
+                                                            const wal::Lsn& position);
 [[nodiscard]] absl::StatusOr<analytics::Event> ToStoreEvent(const Event& event,
                                                             const wal::Lsn& position);
 

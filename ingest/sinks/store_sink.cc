@@ -11,23 +11,33 @@ namespace cohort::ingest::sinks {
 
 absl::Status StoreSink::Deliver(const SinkBatch& batch, DeliveryControl& control) {
   std::vector<analytics::Event> events;
-  events.reserve(batch.events.size());
+  events.reserve(batch.size());
   std::vector<DeadLetter> letters;
-  for (size_t i = 0; i < batch.events.size(); ++i) {
-    absl::StatusOr<analytics::Event> converted = ToStoreEvent(batch.events[i], batch.positions[i]);
+  // A dead letter shows the whole event, decoded from its record (the runner checked it).
+  auto dead_letter = [&](size_t i, std::string reason) {
+    DeadLetter letter{
+        .sink = options_.name, .reason = std::move(reason), .position = batch.positions[i]};
+    if (absl::StatusOr<Event> event = DecodeEvent(batch.records.record(i)); event.ok()) {
+      letter.event = *std::move(event);
+    } else {
+      letter.record = std::string(batch.records.record(i));
+    }
+    letters.push_back(std::move(letter));
+  };
+  EventView view;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (absl::Status decoded = DecodeEventView(batch.records.record(i), view); !decoded.ok()) {
+      dead_letter(i, std::string(decoded.message()));
+      continue;
+    }
+    absl::StatusOr<analytics::Event> converted = ToStoreEvent(view, batch.positions[i]);
     if (!converted.ok()) {
-      letters.push_back(DeadLetter{.sink = options_.name,
-                                   .reason = std::string(converted.status().message()),
-                                   .position = batch.positions[i],
-                                   .event = batch.events[i]});
+      dead_letter(i, std::string(converted.status().message()));
       continue;
     }
     // The store needs an actor; ingest validation guarantees one, a damaged record may not.
     if (converted->user_id.empty() && converted->device_id.empty()) {
-      letters.push_back(DeadLetter{.sink = options_.name,
-                                   .reason = "event has neither user_id nor device_id",
-                                   .position = batch.positions[i],
-                                   .event = batch.events[i]});
+      dead_letter(i, "event has neither user_id nor device_id");
       continue;
     }
     events.push_back(*std::move(converted));

@@ -38,6 +38,7 @@ class StoreSink final : public Sink {
   // Events that cannot be converted (damaged JSON fields) go to the dead-letter file; a store
   // error is returned as is (the runner retries the whole batch; dedup makes that safe).
   absl::Status Deliver(const SinkBatch& batch, DeliveryControl& control) override;
+  bool reads_records() const override { return true; }
 
  private:
   void Upkeep(absl::Time now);

@@ -61,7 +61,10 @@ class StoreSinkTest : public ::testing::Test {
     for (size_t i = 0; i < events.size(); ++i) {
       batch.positions.push_back(wal::Lsn{1, 100 * i});
     }
-    batch.events = std::move(events);
+    for (const Event& e : events) {  // the store sink reads records (reads_records())
+      AppendEncodedEvent(e, &batch.records.data);
+      batch.records.EndRecord();
+    }
     return batch;
   }
 
@@ -87,6 +90,21 @@ TEST_F(StoreSinkTest, EveryBatchIsStoredAndARedeliveryAddsNothing) {
   EXPECT_EQ(control.dead_lettered, 0);
 }
 
+TEST_F(StoreSinkTest, AnUndecodableRecordIsDeadLetteredAsBytes) {
+  StoreSink sink({.store = store_.get(), .dead_letter = letters_.get()});
+  CountingControl control;
+  SinkBatch batch = Batch({Accepted("u1", "a")});
+  batch.records.data += "\x01\xff";  // the runner checks records; a sink does not rely on it
+  batch.records.EndRecord();
+  batch.positions.push_back(wal::Lsn{1, 900});
+  ASSERT_TRUE(sink.Deliver(batch, control).ok());
+  EXPECT_EQ(Stored(), 1);
+  EXPECT_EQ(control.dead_lettered, 1);
+  std::ifstream in(dir_ + "/dead.jsonl");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("\"record_base64\":\"Af8=\""), std::string::npos) << all;
+}
+
 TEST_F(StoreSinkTest, DamagedEventsAreDeadLetteredAndTheRestStored) {
   StoreSink sink({.store = store_.get(), .dead_letter = letters_.get()});
   CountingControl control;
@@ -107,7 +125,7 @@ TEST_F(StoreSinkTest, SmallSegmentsAreMergedEveryFewBatches) {
       {.store = store_.get(), .dead_letter = letters_.get(), .maintain_every_batches = 3});
   CountingControl control;
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(sink.Deliver(Batch({Accepted("u" + std::to_string(i), "x")}), control).ok());
+    ASSERT_TRUE(sink.Deliver(Batch({Accepted(absl::StrCat("u", i), "x")}), control).ok());
   }
   EXPECT_EQ(store_->segments().GetSnapshot("shop").segments.size(), 1u);
   EXPECT_EQ(Stored(), 3);
