@@ -38,23 +38,39 @@ int64_t DurableWriter::queued_bytes() const {
 }
 
 void DurableWriter::Loop() {
+  std::vector<Job> group;
+  std::vector<std::string_view> views;
   while (true) {
-    Job job;
+    group.clear();
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]()
                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, and everything queued is written
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      int64_t bytes = 0;
+      do {
+        bytes += queue_.front().bytes;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      } while (!queue_.empty() && bytes + queue_.front().bytes <= options_.max_group_bytes);
     }
-    absl::StatusOr<wal::Lsn> result = wal_.Append(job.records.Views());
-    {
-      absl::MutexLock lock(&mu_);
-      queued_bytes_ -= job.bytes;
+    views.clear();
+    for (const Job& job : group) {
+      for (size_t i = 0; i < job.records.size(); ++i) views.push_back(job.records.record(i));
     }
-    job.done(std::move(result));
+    const absl::Status status = wal_.Append(views).status();
+    const bool retry_alone =
+        group.size() > 1 && (absl::IsInvalidArgument(status) || absl::IsResourceExhausted(status));
+    for (Job& job : group) {
+      // Refused as a whole before anything was written: each request on its own.
+      const absl::Status result = retry_alone ? wal_.Append(job.records.Views()).status() : status;
+      {
+        absl::MutexLock lock(&mu_);
+        queued_bytes_ -= job.bytes;
+      }
+      job.done(result);
+    }
   }
 }
 

@@ -1,7 +1,10 @@
 // Runs write-ahead-log appends off the HTTP I/O threads. Wal::Append blocks until its records are
 // fdatasynced; a handler must not block an I/O thread, so it hands the encoded records here and
-// answers from the completion. A fixed pool of writer threads calls Append; since they append
-// concurrently, the WAL's group commit puts up to `threads` requests into one fdatasync.
+// answers from the completion. Each writer thread takes everything queued (up to
+// max_group_bytes) and appends it as one batch: one write, one fdatasync, and one thread wake-up
+// for a whole group of requests rather than one per request. A request's records stay contiguous
+// in the log. A group the WAL refuses as a whole (a record over its size limit, or the disk cap)
+// is retried request by request, so only the requests that cannot be stored fail.
 //
 // Memory is bounded: Submit refuses (the handler answers 503, nothing stored) once the queued
 // records exceed max_queued_bytes.
@@ -27,21 +30,24 @@
 namespace cohort::ingest {
 
 struct DurableWriterOptions {
-  int threads = 16;                              // >= 1
+  // >= 1. Two: one group is written while the next gathers and waits for the WAL's fdatasync.
+  int threads = 2;
   int64_t max_queued_bytes = int64_t{64} << 20;  // > 0
+  int64_t max_group_bytes = int64_t{8} << 20;    // > 0; a larger request is a group alone
 };
 
 class DurableWriter {
  public:
-  using Done = std::function<void(absl::StatusOr<wal::Lsn>)>;
+  // The write's outcome: OK once durable, else Wal::Append's error.
+  using Done = std::function<void(absl::Status)>;
 
   DurableWriter(wal::Wal& wal, DurableWriterOptions options);
   ~DurableWriter();
   DurableWriter(const DurableWriter&) = delete;
   DurableWriter& operator=(const DurableWriter&) = delete;
 
-  // Queues `records` for one Append (contiguous in the log); `done` runs on a writer thread with
-  // its result. False, without calling `done`, when the queue is full or the writer is stopping.
+  // Queues `records` (contiguous in the log); `done` runs on a writer thread with the result.
+  // False, without calling `done`, when the queue is full or the writer is stopping.
   [[nodiscard]] bool Submit(EncodedRecords records, Done done) ABSL_LOCKS_EXCLUDED(mu_);
 
   int64_t queued_bytes() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -150,17 +150,16 @@ void EventIntake::Submit(std::vector<Event> events, Done done, SubmitOptions sub
   }
   pending->done = std::move(done);
   DedupWindow* dedup = options_.dedup;
-  const bool queued = options_.writer->Submit(
-      std::move(records), [pending, dedup, finish](absl::StatusOr<wal::Lsn> lsn) {
+  const bool queued =
+      options_.writer->Submit(std::move(records), [pending, dedup, finish](absl::Status written) {
         IntakeOutcome& result = pending->outcome;
-        if (lsn.ok()) {
+        if (written.ok()) {
           dedup->RememberFingerprints(pending->written);
         } else {
-          result.kind =
-              absl::IsResourceExhausted(lsn.status()) || absl::IsFailedPrecondition(lsn.status())
-                  ? IntakeOutcome::Kind::kUnavailable
-                  : IntakeOutcome::Kind::kFailed;
-          result.status = lsn.status();
+          result.kind = absl::IsResourceExhausted(written) || absl::IsFailedPrecondition(written)
+                            ? IntakeOutcome::Kind::kUnavailable
+                            : IntakeOutcome::Kind::kFailed;
+          result.status = std::move(written);
           result.written = 0;
         }
         finish(pending->source, std::move(result), pending->done);

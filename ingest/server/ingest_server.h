@@ -44,8 +44,8 @@ namespace cohort::ingest {
 struct IngestServerOptions {
   Clock* clock = &RealClock::Get();
   Env* env = &PosixEnv();
-  int io_threads = 2;       // per listener
-  int writer_threads = 16;  // concurrent WAL appends (group commit gathers them)
+  int io_threads = 2;      // per listener
+  int writer_threads = 2;  // DurableWriterOptions::threads
   // How often the mounted secret files are reread (Kubernetes updates them in place).
   absl::Duration secret_check_interval = absl::Seconds(10);
   // The WAL's disk cap; 0 = the policy in docs/ingest-config.md (embedded: half the storage

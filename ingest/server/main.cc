@@ -55,7 +55,7 @@ int Main(int argc, char** argv) {
   // The pod's terminationGracePeriodSeconds is 60: drain, then give sinks the rest.
   absl::Duration shutdown_timeout = absl::Seconds(50);
   int io_threads = 2;
-  int writer_threads = 16;
+  int writer_threads = 2;
   std::string ready_file;
   std::string jsonl_sink;
   std::string destination_ca_file;
@@ -68,7 +68,7 @@ int Main(int argc, char** argv) {
             "How long a graceful shutdown may take before requests in flight are cut off.");
   flags.Add("io-threads", &io_threads, "I/O threads of the ingest listener.");
   flags.Add("writer-threads", &writer_threads,
-            "Concurrent write-ahead-log appends (one fdatasync serves all those waiting).");
+            "Write-ahead-log writer threads; each appends everything queued with one fdatasync.");
   flags.Add("ready-file", &ready_file,
             "Once ready, write {\"ingestPort\":N,\"metricsPort\":N,\"queryPort\":N,\"pid\":N} here "
             "(for tests "
