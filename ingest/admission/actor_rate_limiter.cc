@@ -135,11 +135,13 @@ std::vector<ThrottledActor> ActorRateLimiter::Admit(const std::vector<ActorDeman
     // The high bits pick the shard; the shard's table hashes the whole value again.
     needs.push_back({actor, d.kind, d.id, d.events, (actor >> 32) % shards_.size()});
   }
+  // The shards to lock, each once, in index order (a bit set: a request names most shards).
+  std::vector<bool> named(shards_.size(), false);
+  for (const Need& n : needs) named[n.shard] = true;
   std::vector<size_t> locked;
-  locked.reserve(needs.size());
-  for (const Need& n : needs) locked.push_back(n.shard);
-  std::sort(locked.begin(), locked.end());
-  locked.erase(std::unique(locked.begin(), locked.end()), locked.end());
+  for (size_t s = 0; s < named.size(); ++s) {
+    if (named[s]) locked.push_back(s);
+  }
   for (size_t s : locked) shards_[s]->mu.Lock();
   const absl::Time now = clock_.Now();
   auto refilled = [&](const Shard::Bucket& b) {

@@ -24,30 +24,28 @@ uint64_t ZigZag(int64_t v) {
 }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
 
-void PutVarint(uint64_t v, std::string* dst) {
-  char buf[10];
-  size_t n = 0;
+// The writers below fill a buffer the caller sized with EncodedSizeBound and return the end.
+char* PutVarint(uint64_t v, char* p) {
   while (v >= 0x80) {
-    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  buf[n++] = static_cast<char>(v);
-  dst->append(buf, n);
+  *p++ = static_cast<char>(v);
+  return p;
 }
 
-void PutDouble(double d, std::string* dst) {
-  uint64_t bits = std::bit_cast<uint64_t>(d);
-  char buf[8];
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
-  dst->append(buf, 8);
+char* PutDouble(double d, char* p) {
+  const uint64_t bits = std::bit_cast<uint64_t>(d);
+  for (int i = 0; i < 8; ++i) *p++ = static_cast<char>((bits >> (8 * i)) & 0xff);
+  return p;
 }
 
-void PutString(std::string_view s, std::string* dst) {
-  PutVarint(s.size(), dst);
-  dst->append(s);
+char* PutString(std::string_view s, char* p) {
+  p = PutVarint(s.size(), p);
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
 
-// A bounds-checked reader over one record.
 class Reader {
  public:
   explicit Reader(std::string_view data) : data_(data) {}
@@ -131,24 +129,30 @@ void AppendEncodedEvent(const Event& e, std::string* dst) {
   if (e.revenue) flags |= kHasRevenue;
   if (e.location_lat) flags |= kHasLocationLat;
   if (e.location_lng) flags |= kHasLocationLng;
-  dst->push_back(static_cast<char>(kEventRecordVersion));
-  dst->push_back(static_cast<char>(e.source));
-  dst->push_back(static_cast<char>(flags));
-  PutVarint(ZigZag(e.time_ms), dst);
-  PutVarint(ZigZag(e.server_received_time_ms), dst);
-  PutVarint(ZigZag(e.session_id), dst);
-  if (e.event_id) PutVarint(ZigZag(*e.event_id), dst);
-  if (e.quantity) PutVarint(ZigZag(*e.quantity), dst);
-  if (e.price) PutDouble(*e.price, dst);
-  if (e.revenue) PutDouble(*e.revenue, dst);
-  if (e.location_lat) PutDouble(*e.location_lat, dst);
-  if (e.location_lng) PutDouble(*e.location_lng, dst);
+  // Written through a pointer into room made up front: ~40 appends, each checking capacity,
+  // cost more than the zero-fill of the bound.
+  const size_t start = dst->size();
+  dst->resize(start + EncodedSizeBound(e));
+  char* p = dst->data() + start;
+  *p++ = static_cast<char>(kEventRecordVersion);
+  *p++ = static_cast<char>(e.source);
+  *p++ = static_cast<char>(flags);
+  p = PutVarint(ZigZag(e.time_ms), p);
+  p = PutVarint(ZigZag(e.server_received_time_ms), p);
+  p = PutVarint(ZigZag(e.session_id), p);
+  if (e.event_id) p = PutVarint(ZigZag(*e.event_id), p);
+  if (e.quantity) p = PutVarint(ZigZag(*e.quantity), p);
+  if (e.price) p = PutDouble(*e.price, p);
+  if (e.revenue) p = PutDouble(*e.revenue, p);
+  if (e.location_lat) p = PutDouble(*e.location_lat, p);
+  if (e.location_lng) p = PutDouble(*e.location_lng, p);
   for (const std::string* s :
        {&e.project, &e.event_type, &e.user_id, &e.device_id, &e.insert_id, &e.ip}) {
-    PutString(*s, dst);
+    p = PutString(*s, p);
   }
-  for (const std::string& s : e.attributes) PutString(s, dst);
-  for (const std::string& s : e.json) PutString(s, dst);
+  for (const std::string& s : e.attributes) p = PutString(s, p);
+  for (const std::string& s : e.json) p = PutString(s, p);
+  dst->resize(static_cast<size_t>(p - dst->data()));
 }
 
 size_t EncodedSizeBound(const Event& event) {
@@ -163,9 +167,7 @@ size_t EncodedSizeBound(const Event& event) {
 }
 
 std::string EncodeEvent(const Event& event) {
-  // Sized once: growing a record's string by doubling cost more than encoding it.
   std::string out;
-  out.reserve(EncodedSizeBound(event));
   AppendEncodedEvent(event, &out);
   return out;
 }
