@@ -38,7 +38,8 @@ class EmbeddedEngineTest : public ::testing::Test {
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     absl::StatusOr<std::unique_ptr<SegmentStore>> store =
-        SegmentStore::Open(SegmentStoreOptions{.dir = dir_, .merge_below_events = 100});
+        SegmentStore::Open(
+        SegmentStoreOptions{.dir = dir_, .merge_below_events = 100, .merge_fan_in = 2});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }
@@ -50,7 +51,7 @@ class EmbeddedEngineTest : public ::testing::Test {
 
   static Query ActiveUsers() {
     ActiveUsersQuery q;
-    q.scope.project = "p";
+    q.scope.project = std::string("p");  // (GCC 12's -Wrestrict misfires on an assigned literal)
     q.scope.from_ms = 10 * kDay;
     q.scope.to_ms = 11 * kDay;
     return q;

@@ -276,17 +276,27 @@ absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
 absl::StatusOr<int> SegmentStore::Merge() {
   absl::MutexLock lock(&write_mu_);
   int merges = 0;
+  // Size tiers (segment_store.h): a segment of n events is in tier floor(log_F n).
+  const uint64_t fan_in = std::max<uint64_t>(2, options_.merge_fan_in);
+  auto tier = [fan_in](uint64_t n) {
+    int t = 0;
+    for (; n >= fan_in; n /= fan_in) ++t;
+    return t;
+  };
   for (auto& [name, project_ptr] : projects_) {
     Project& project = *project_ptr;
     size_t i = 0;
     while (i < project.segments.size()) {
+      // The run of consecutive small segments of segment i's tier.
+      const uint64_t first_count = project.segments[i].segment->event_count();
       size_t j = i;
       while (j < project.segments.size() &&
-             project.segments[j].segment->event_count() < options_.merge_below_events) {
+             project.segments[j].segment->event_count() < options_.merge_below_events &&
+             tier(project.segments[j].segment->event_count()) == tier(first_count)) {
         ++j;
       }
-      if (j - i < 2) {
-        i = j + 1;
+      if (j - i < fan_in) {
+        i = std::max(j, i + 1);
         continue;
       }
       std::vector<Event> events;
@@ -320,7 +330,11 @@ absl::StatusOr<int> SegmentStore::Merge() {
       }
       (void)options_.env->SyncDir(project.dir);
       ++merges;
-      ++i;
+      // The merged segment may complete a run of the next tier with its neighbours: look again
+      // from the start of the run before it.
+      while (i > 0 && project.segments[i - 1].segment->event_count() < options_.merge_below_events) {
+        --i;
+      }
     }
   }
   return merges;

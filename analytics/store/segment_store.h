@@ -37,8 +37,13 @@ namespace cohort::analytics::store {
 struct SegmentStoreOptions {
   std::string dir;
   Env* env = &PosixEnv();
-  // Merge consecutive segments smaller than this many events.
+  // Merge() folds consecutive segments smaller than `merge_below_events` by size tier: a run of
+  // at least `merge_fan_in` (>= 2) consecutive segments of the same tier (n events: tier
+  // floor(log_F n), F = merge_fan_in) becomes one segment of a higher tier. So an event is
+  // rewritten about once per tier it climbs (log_F of the segment sizes) rather than each time
+  // a growing segment absorbs the newest batches, and few small segments wait at any time.
   uint64_t merge_below_events = 1'000'000;
+  uint64_t merge_fan_in = 8;
 };
 
 // What a project's queries read: the segments at one moment. `version` changes whenever the
@@ -85,8 +90,8 @@ class SegmentStore {
   Snapshot GetSnapshot(const std::string& project) const;
   std::vector<std::string> projects() const;
 
-  // Merges runs of consecutive small segments of every project (one merge step per run).
-  // Returns the number of merges done.
+  // Merges runs of consecutive small segments of every project by the tier policy above, until
+  // no run qualifies. Returns the number of merges done.
   [[nodiscard]] absl::StatusOr<int> Merge();
 
   // Deletes every event of `user_id` in `project` — its own events and the anonymous events of

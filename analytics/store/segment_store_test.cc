@@ -43,6 +43,7 @@ class SegmentStoreTest : public ::testing::Test {
     options.dir = dir_;
     options.env = env;
     options.merge_below_events = merge_below;
+    options.merge_fan_in = 2;  // two same-tier neighbours merge: small cases stay small
     absl::StatusOr<std::unique_ptr<SegmentStore>> store = SegmentStore::Open(options, report);
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
@@ -146,6 +147,46 @@ TEST_F(SegmentStoreTest, AFailedDirectorySyncLeavesNoFileBehind) {
   store.reset();
   store = Open();
   EXPECT_EQ(Count(*store, "p"), 2);
+}
+
+TEST_F(SegmentStoreTest, MergesGoByTierSoEventsAreRewrittenAFewTimesNotOncePerBatch) {
+  SegmentStoreOptions options;
+  options.dir = dir_;
+  options.merge_below_events = 1000;
+  options.merge_fan_in = 8;
+  std::unique_ptr<SegmentStore> store = *SegmentStore::Open(options);
+  int next = 0;
+  auto append = [&](int segments) {
+    for (int s = 0; s < segments; ++s) {
+      std::vector<Event> batch;
+      for (int e = 0; e < 10; ++e, ++next) {  // 10 events: tier 1 ([8, 64))
+        batch.push_back(Make("p", absl::StrCat("u", next % 7), "", next, absl::StrCat("i", next)));
+      }
+      ASSERT_TRUE(store->Append(batch).ok());
+    }
+  };
+  auto sizes = [&] {
+    std::vector<uint64_t> out;
+    for (const SegmentPtr& s : store->GetSnapshot("p").segments) out.push_back(s->event_count());
+    return out;
+  };
+  append(7);
+  EXPECT_EQ(*store->Merge(), 0) << "seven of a tier wait for an eighth";
+  append(13);
+  EXPECT_EQ(*store->Merge(), 1);
+  EXPECT_EQ(sizes(), std::vector<uint64_t>{200}) << "a run of twenty folds at once";
+  append(8);  // 80 events: tier 2 ([64, 512)) like the 200 before them
+  EXPECT_EQ(*store->Merge(), 1);
+  EXPECT_EQ(sizes(), (std::vector<uint64_t>{200, 80}));
+  for (int round = 0; round < 6; ++round) {  // six more tier-2 segments of 80: eight in a row
+    append(8);
+    ASSERT_TRUE(store->Merge().ok());
+  }
+  EXPECT_EQ(sizes(), std::vector<uint64_t>{200 + 7 * 80}) << "eight of tier 2 became one";
+  append(1);
+  EXPECT_EQ(*store->Merge(), 0);
+  EXPECT_EQ(sizes(), (std::vector<uint64_t>{760, 10}));
+  EXPECT_EQ(Count(*store, "p"), 770);
 }
 
 TEST_F(SegmentStoreTest, MergeFoldsConsecutiveSmallSegmentsAndSurvivesACrashHalfway) {

@@ -44,6 +44,7 @@ class StoreSinkTest : public ::testing::Test {
     analytics::store::SegmentStoreOptions store_options;
     store_options.dir = dir_ + "/store";
     store_options.merge_below_events = 100;
+    store_options.merge_fan_in = 2;
     store_ = *analytics::store::EmbeddedEventStore::Open(store_options);
     letters_ = std::make_unique<DeadLetterFile>(
         *JsonLinesFile::Open({.path = dir_ + "/dead.jsonl", .env = &PosixEnv(), .max_bytes = 0}));
