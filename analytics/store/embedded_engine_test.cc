@@ -37,8 +37,7 @@ class EmbeddedEngineTest : public ::testing::Test {
     dir_ = ::testing::TempDir() + "/embedded_engine_test_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
-    absl::StatusOr<std::unique_ptr<SegmentStore>> store =
-        SegmentStore::Open(
+    absl::StatusOr<std::unique_ptr<SegmentStore>> store = SegmentStore::Open(
         SegmentStoreOptions{.dir = dir_, .merge_below_events = 100, .merge_fan_in = 2});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);

@@ -1,12 +1,14 @@
 #include "analytics/store/segment.h"
 
 #include <algorithm>
+#include <bit>
 #include <numeric>
 #include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 
 namespace cohort::analytics::store {
@@ -17,6 +19,30 @@ bool ValueLess(const PropertyValue& a, const PropertyValue& b) {
   if (a.kind() != b.kind()) return a.kind() < b.kind();
   if (a.number() != b.number()) return a.number() < b.number();
   return a.text() < b.text();
+}
+
+// Bitwise identity of values, for gathering the distinct ones before sorting (the sort and
+// std::unique after it still decide what is equal, so -0.0 and 0.0 end up one value as before).
+struct ValueIdentityHash {
+  size_t operator()(const PropertyValue& v) const {
+    return absl::HashOf(static_cast<int>(v.kind()), std::bit_cast<uint64_t>(v.number()),
+                        absl::string_view(v.text()));
+  }
+};
+struct ValueIdentityEq {
+  bool operator()(const PropertyValue& a, const PropertyValue& b) const {
+    return a.kind() == b.kind() &&
+           std::bit_cast<uint64_t>(a.number()) == std::bit_cast<uint64_t>(b.number()) &&
+           a.text() == b.text();
+  }
+};
+
+// Codes of a sorted dictionary, by hash: a lookup per event instead of a binary search.
+absl::flat_hash_map<absl::string_view, uint32_t> CodesOf(const std::vector<std::string>& sorted) {
+  absl::flat_hash_map<absl::string_view, uint32_t> codes;
+  codes.reserve(sorted.size());
+  for (size_t i = 0; i < sorted.size(); ++i) codes.emplace(sorted[i], static_cast<uint32_t>(i));
+  return codes;
 }
 
 std::vector<std::string> SortedUnique(absl::flat_hash_set<std::string> set) {
@@ -88,26 +114,31 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
   s.project_ = std::move(project);
 
   absl::flat_hash_set<std::string> types, devices, event_keys, user_keys;
-  std::vector<PropertyValue> values;
+  // Values repeat a lot (a few distinct per key): gathered distinct first, then sorted.
+  absl::flat_hash_set<PropertyValue, ValueIdentityHash, ValueIdentityEq> distinct;
   for (const Event& e : events) {
     types.insert(e.event_type);
     if (!e.device_id.empty()) devices.insert(e.device_id);
     for (const auto& [k, v] : e.event_properties) {
       event_keys.insert(k);
-      values.push_back(v);
+      distinct.insert(v);
     }
     for (const auto& [k, v] : e.user_properties) {
       user_keys.insert(k);
-      values.push_back(v);
+      distinct.insert(v);
     }
   }
   s.event_types_ = SortedUnique(std::move(types));
   s.devices_ = SortedUnique(std::move(devices));
   s.event_keys_ = SortedUnique(std::move(event_keys));
   s.user_keys_ = SortedUnique(std::move(user_keys));
+  std::vector<PropertyValue> values(std::make_move_iterator(distinct.begin()),
+                                    std::make_move_iterator(distinct.end()));
   std::sort(values.begin(), values.end(), ValueLess);
   values.erase(std::unique(values.begin(), values.end()), values.end());
   s.values_ = std::move(values);
+  const absl::flat_hash_map<absl::string_view, uint32_t> type_codes = CodesOf(s.event_types_);
+  const absl::flat_hash_map<absl::string_view, uint32_t> device_codes = CodesOf(s.devices_);
 
   size_t n = events.size();
   s.time_ms_.reserve(n);
@@ -132,11 +163,11 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
       s.group_offsets_.push_back(out);
     }
     s.time_ms_.push_back(e.time_ms);
-    s.event_type_.push_back(CodeOf(s.event_types_, e.event_type));
+    s.event_type_.push_back(type_codes.at(e.event_type));
     s.insert_id_bytes_ += e.insert_id;
     s.insert_id_offsets_.push_back(static_cast<uint32_t>(s.insert_id_bytes_.size()));
     s.session_.push_back(e.session_id.value_or(kNoSessionColumn));
-    s.device_.push_back(e.device_id.empty() ? kNoCode : CodeOf(s.devices_, e.device_id));
+    s.device_.push_back(e.device_id.empty() ? kNoCode : device_codes.at(e.device_id));
     for (bool user_scope : {false, true}) {
       const Properties& p = user_scope ? e.user_properties : e.event_properties;
       const std::vector<std::string>& dict = user_scope ? s.user_keys_ : s.event_keys_;

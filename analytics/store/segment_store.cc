@@ -332,7 +332,8 @@ absl::StatusOr<int> SegmentStore::Merge() {
       ++merges;
       // The merged segment may complete a run of the next tier with its neighbours: look again
       // from the start of the run before it.
-      while (i > 0 && project.segments[i - 1].segment->event_count() < options_.merge_below_events) {
+      while (i > 0 &&
+             project.segments[i - 1].segment->event_count() < options_.merge_below_events) {
         --i;
       }
     }
