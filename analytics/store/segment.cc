@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace cohort::analytics::store {
 namespace {
@@ -94,7 +95,7 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
   });
   {
     // Duplicates within a group (possibly at different times).
-    absl::flat_hash_set<std::string> group_ids;  // reused per group
+    absl::flat_hash_set<absl::string_view> group_ids;  // views of `events`; reused per group
     for (size_t i = 0; i < order.size();) {
       size_t j = i;
       group_ids.clear();
