@@ -15,15 +15,8 @@
 namespace cohort::analytics::store {
 namespace {
 
-// Value dictionary order: by kind, then number, then text (equal values sort together).
-bool ValueLess(const PropertyValue& a, const PropertyValue& b) {
-  if (a.kind() != b.kind()) return a.kind() < b.kind();
-  if (a.number() != b.number()) return a.number() < b.number();
-  return a.text() < b.text();
-}
-
-// Bitwise identity of values, for gathering the distinct ones before sorting (the sort and
-// std::unique after it still decide what is equal, so -0.0 and 0.0 end up one value as before).
+// Bitwise identity of values, for gathering the distinct ones before sorting (SortUniqueValues
+// after it still decides what is equal, so -0.0 and 0.0 end up one value).
 struct ValueIdentityHash {
   size_t operator()(const PropertyValue& v) const {
     return absl::HashOf(static_cast<int>(v.kind()), std::bit_cast<uint64_t>(v.number()),
@@ -67,6 +60,21 @@ std::optional<uint32_t> FindSorted(const std::vector<std::string>& sorted, std::
 }
 
 }  // namespace
+
+bool ValueLess(const PropertyValue& a, const PropertyValue& b) {
+  if (a.kind() != b.kind()) return a.kind() < b.kind();
+  if (a.number() != b.number()) return a.number() < b.number();
+  return a.text() < b.text();
+}
+
+void SortUniqueValues(std::vector<PropertyValue>& values) {
+  std::sort(values.begin(), values.end(), ValueLess);
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  // -0 and 0 are one value; which copy the sort left first must not decide its bytes.
+  for (PropertyValue& v : values) {
+    if (v.kind() == PropertyValue::Kind::kNumber && v.number() == 0) v = PropertyValue::Number(0);
+  }
+}
 
 GroupKey GroupOf(const Event& event) {
   if (!event.user_id.empty()) return GroupKey{true, event.user_id};
@@ -135,8 +143,7 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
   s.user_keys_ = SortedUnique(std::move(user_keys));
   std::vector<PropertyValue> values(std::make_move_iterator(distinct.begin()),
                                     std::make_move_iterator(distinct.end()));
-  std::sort(values.begin(), values.end(), ValueLess);
-  values.erase(std::unique(values.begin(), values.end()), values.end());
+  SortUniqueValues(values);
   s.values_ = std::move(values);
   const absl::flat_hash_map<absl::string_view, uint32_t> type_codes = CodesOf(s.event_types_);
   const absl::flat_hash_map<absl::string_view, uint32_t> device_codes = CodesOf(s.devices_);

@@ -53,6 +53,11 @@ struct PropertyColumn {
   std::vector<uint32_t> values;  // value codes, parallel to `events`
 };
 
+// The order of Segment::values(): by kind, then number, then text (-0 and 0 are equal).
+bool ValueLess(const PropertyValue& a, const PropertyValue& b);
+// Sorts `values` by ValueLess and keeps one of each (a zero as +0): a values() dictionary.
+void SortUniqueValues(std::vector<PropertyValue>& values);
+
 class Segment;
 using SegmentPtr = std::shared_ptr<const Segment>;
 
@@ -64,6 +69,13 @@ class Segment {
   // Errors: kInvalidArgument naming the offending event index.
   [[nodiscard]] static absl::StatusOr<SegmentPtr> Build(std::string project,
                                                         std::vector<Event> events);
+
+  // The segment Build would make from the events of `inputs` (segments of one project, in
+  // store order), where an event whose (group, insert_id) an earlier input already holds is
+  // left out — but merged column by column (segment_merge.cc): dictionaries are united and
+  // codes remapped, each group's events merged by (time, insert_id), no Event materialized.
+  // `inputs` must be non-empty and outlive the call.
+  [[nodiscard]] static absl::StatusOr<SegmentPtr> Merge(const std::vector<const Segment*>& inputs);
 
   const std::string& project() const { return project_; }
   size_t event_count() const { return time_ms_.size(); }

@@ -299,21 +299,11 @@ absl::StatusOr<int> SegmentStore::Merge() {
         i = std::max(j, i + 1);
         continue;
       }
-      std::vector<Event> events;
-      // Appends never store a duplicate; should files ever hold one anyway (restored by hand,
-      // say), the earlier segment's copy wins here as it would have at append.
-      absl::flat_hash_set<std::pair<GroupKey, std::string>> seen;
-      for (size_t k = i; k < j; ++k) {
-        const Segment& s = *project.segments[k].segment;
-        for (size_t g = 0; g < s.group_count(); ++g) {
-          for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
-            if (seen.insert({s.group(g), std::string(s.insert_id(e))}).second) {
-              events.push_back(s.ToEvent(e));
-            }
-          }
-        }
-      }
-      absl::StatusOr<SegmentPtr> merged = Segment::Build(name, std::move(events));
+      // Column by column. Appends never store a duplicate; should files ever hold one anyway
+      // (restored by hand, say), the earlier segment's copy wins as it would have at append.
+      std::vector<const Segment*> sources;
+      for (size_t k = i; k < j; ++k) sources.push_back(project.segments[k].segment.get());
+      absl::StatusOr<SegmentPtr> merged = Segment::Merge(sources);
       if (!merged.ok()) return merged.status();
       uint64_t first = project.segments[i].first, last = project.segments[j - 1].last;
       if (absl::Status s = WriteSegment(project, first, last, **merged); !s.ok()) return s;
