@@ -43,7 +43,7 @@ struct SegmentStoreOptions {
   // rewritten about once per tier it climbs (log_F of the segment sizes) rather than each time
   // a growing segment absorbs the newest batches, and few small segments wait at any time.
   uint64_t merge_below_events = 1'000'000;
-  uint64_t merge_fan_in = 16;
+  uint64_t merge_fan_in = 8;
 };
 
 // What a project's queries read: the segments at one moment. `version` changes whenever the
