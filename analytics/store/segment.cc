@@ -149,14 +149,7 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
   const absl::flat_hash_map<absl::string_view, uint32_t> device_codes = CodesOf(s.devices_);
 
   size_t n = events.size();
-  s.time_ms_.reserve(n);
-  s.event_type_.reserve(n);
-  s.session_.reserve(n);
-  s.device_.reserve(n);
-  s.insert_id_offsets_.reserve(n + 1);
-  s.insert_id_offsets_.push_back(0);
-  s.event_columns_.resize(s.event_keys_.size());
-  s.user_columns_.resize(s.user_keys_.size());
+  s.ReserveColumns(n);
   auto value_code = [&](const PropertyValue& v) {
     return static_cast<uint32_t>(
         std::lower_bound(s.values_.begin(), s.values_.end(), v, ValueLess) - s.values_.begin());
@@ -192,6 +185,17 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
     return absl::InvalidArgumentError("segment too large: insert ids exceed 4 GiB");
   }
   return segment;
+}
+
+void Segment::ReserveColumns(size_t n) {
+  time_ms_.reserve(n);
+  event_type_.reserve(n);
+  session_.reserve(n);
+  device_.reserve(n);
+  insert_id_offsets_.reserve(n + 1);
+  insert_id_offsets_.push_back(0);
+  event_columns_.resize(event_keys_.size());
+  user_columns_.resize(user_keys_.size());
 }
 
 std::optional<uint32_t> Segment::FindGroup(const GroupKey& key) const {

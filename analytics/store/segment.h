@@ -131,6 +131,8 @@ class Segment {
  private:
   friend class SegmentCodec;
   Segment() = default;
+  // Room for `n` events in the columns, and one column per property key (keys set before).
+  void ReserveColumns(size_t n);
 
   std::string project_;
   std::vector<GroupKey> groups_;

@@ -182,14 +182,7 @@ absl::StatusOr<SegmentPtr> Segment::Merge(const std::vector<const Segment*>& inp
   const size_t n = order.size();
   out.groups_ = std::move(groups);
   out.group_offsets_ = std::move(group_offsets);
-  out.time_ms_.reserve(n);
-  out.event_type_.reserve(n);
-  out.session_.reserve(n);
-  out.device_.reserve(n);
-  out.insert_id_offsets_.reserve(n + 1);
-  out.insert_id_offsets_.push_back(0);
-  out.event_columns_.resize(out.event_keys_.size());
-  out.user_columns_.resize(out.user_keys_.size());
+  out.ReserveColumns(n);
   for (uint32_t o = 0; o < n; ++o) {
     const Ref r = order[o];
     const Segment& s = *inputs[r.input];
