@@ -72,12 +72,10 @@ absl::StatusOr<std::unique_ptr<PipelineController>> PipelineController::Register
   if (!controller.ok()) return controller.status();
   manager.Watch(*self->pipelines_, **controller, op::MapToSelf());
   op::Informer* pipeline_cache = self->pipelines_;
+  // Keys only: decoding the pipelines here would hold every pipeline that shares the Secret at
+  // once (a resync's peak memory).
   manager.Watch(*self->secrets_, **controller, [pipeline_cache](const json& secret) {
-    std::vector<std::string> keys;
-    for (const op::ObjectPtr& p : pipeline_cache->ByIndex(kSecretIndex, KeyOf(secret))) {
-      keys.push_back(KeyOf(*p));
-    }
-    return keys;
+    return pipeline_cache->KeysByIndex(kSecretIndex, KeyOf(secret));
   });
 
   self->client_reader_ = std::make_unique<op::ClientReader>(context.client);

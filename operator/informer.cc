@@ -465,6 +465,23 @@ std::vector<ObjectPtr> Informer::ByIndex(const std::string& index, const std::st
   return out;
 }
 
+std::vector<std::string> Informer::KeysByIndex(const std::string& index,
+                                               const std::string& value) const {
+  std::vector<std::string> out;
+  {
+    absl::MutexLock lock(&mu_);
+    auto idx = indexes_.find(index);
+    if (idx == indexes_.end()) return {};
+    auto keys = idx->second.find(value);
+    if (keys == idx->second.end()) return {};
+    for (const std::string& key : keys->second) {
+      if (items_.contains(key)) out.push_back(key);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 size_t Informer::Size() const {
   absl::MutexLock lock(&mu_);
   return items_.size();

@@ -721,6 +721,10 @@ TEST_P(InformerTest, IndexesFollowTheCache) {
   EXPECT_EQ(Keys(informer.ByIndex("app", "web")), (std::vector<std::string>{"one/a", "two/c"}));
   EXPECT_TRUE(informer.ByIndex("app", "cache").empty());
   EXPECT_TRUE(informer.ByIndex("no-such-index", "web").empty());
+  EXPECT_EQ(informer.KeysByIndex(kOwnerUidIndex, "u2"),
+            (std::vector<std::string>{"one/b", "two/c"}));
+  EXPECT_TRUE(informer.KeysByIndex("app", "cache").empty());
+  EXPECT_TRUE(informer.KeysByIndex("no-such-index", "web").empty());
   ASSERT_NE(informer.Get("one", "b"), nullptr);
   EXPECT_EQ(Rv(*informer.Get("one", "b")), "2");
   EXPECT_EQ(informer.Get("two", "b"), nullptr);
@@ -733,7 +737,9 @@ TEST_P(InformerTest, IndexesFollowTheCache) {
   EXPECT_EQ(Keys(informer.ByIndex(kOwnerUidIndex, "u1")), (std::vector<std::string>{"one/a"}));
   EXPECT_EQ(Keys(informer.ByIndex(kOwnerUidIndex, "u2")), (std::vector<std::string>{"one/b"}));
   EXPECT_EQ(Keys(informer.ByIndex("app", "web")), (std::vector<std::string>{"one/a", "one/b"}));
+  EXPECT_EQ(informer.KeysByIndex("app", "web"), (std::vector<std::string>{"one/a", "one/b"}));
   EXPECT_TRUE(informer.ByIndex("app", "db").empty());
+  EXPECT_TRUE(informer.KeysByIndex(kOwnerUidIndex, "u3").empty());
   EXPECT_TRUE(informer.List("two").empty());
   EXPECT_EQ(informer.Size(), 2u);
 }
