@@ -22,34 +22,59 @@ struct Ref {
   uint32_t event;
 };
 
-// The sorted union of the entries of `dicts` marked in `used`, and each input's code → merged
-// code (kNoCode for entries not used).
-void SortUnique(std::vector<std::string>& v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
+// A united dictionary's final touch: a value dictionary's zero is +0 (as SortUniqueValues
+// leaves it), whichever input's copy came first; nothing to do for strings.
+void NormalizeUnited(std::vector<std::string>&) {}
+void NormalizeUnited(std::vector<PropertyValue>& values) {
+  for (PropertyValue& v : values) {
+    if (v.kind() == PropertyValue::Kind::kNumber && v.number() == 0) v = PropertyValue::Number(0);
+  }
 }
-void SortUnique(std::vector<PropertyValue>& v) { SortUniqueValues(v); }
 
+// The sorted union of the entries of `dicts` marked in `used`, and each input's code → merged
+// code (kNoCode for entries not used). Every input dictionary is sorted and unique under `less`,
+// so this is a k-way merge (a heap of the inputs by their next used entry): O(n log k)
+// comparisons and no sort.
 template <typename T, typename Less>
 std::vector<T> Unite(const std::vector<const std::vector<T>*>& dicts,
                      const std::vector<std::vector<bool>>& used, Less less,
                      std::vector<std::vector<uint32_t>>* remap) {
-  std::vector<T> out;
-  for (size_t i = 0; i < dicts.size(); ++i) {
-    for (size_t c = 0; c < dicts[i]->size(); ++c) {
-      if (used[i][c]) out.push_back((*dicts[i])[c]);
-    }
-  }
-  SortUnique(out);
-  remap->assign(dicts.size(), {});
-  for (size_t i = 0; i < dicts.size(); ++i) {
+  const size_t k = dicts.size();
+  std::vector<size_t> pos(k, 0);
+  auto skip_unused = [&](size_t i) {
+    while (pos[i] < dicts[i]->size() && !used[i][pos[i]]) ++pos[i];
+  };
+  // std::*_heap keep the greatest first: order inputs by their entry, reversed.
+  auto later = [&](size_t a, size_t b) { return less((*dicts[b])[pos[b]], (*dicts[a])[pos[a]]); };
+  std::vector<size_t> heap;
+  size_t total = 0;
+  remap->assign(k, {});
+  for (size_t i = 0; i < k; ++i) {
     (*remap)[i].assign(dicts[i]->size(), kNoCode);
-    for (size_t c = 0; c < dicts[i]->size(); ++c) {
-      if (!used[i][c]) continue;
-      (*remap)[i][c] = static_cast<uint32_t>(
-          std::lower_bound(out.begin(), out.end(), (*dicts[i])[c], less) - out.begin());
+    skip_unused(i);
+    if (pos[i] < dicts[i]->size()) heap.push_back(i);
+    total += dicts[i]->size();
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  std::vector<T> out;
+  out.reserve(total);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const size_t i = heap.back();
+    const T& entry = (*dicts[i])[pos[i]];
+    // Entries come out ascending: one not greater than the last is equal to it.
+    if (out.empty() || less(out.back(), entry)) out.push_back(entry);
+    (*remap)[i][pos[i]] = static_cast<uint32_t>(out.size() - 1);
+    ++pos[i];
+    skip_unused(i);
+    if (pos[i] < dicts[i]->size()) {
+      std::push_heap(heap.begin(), heap.end(), later);
+    } else {
+      heap.pop_back();
     }
   }
+  NormalizeUnited(out);
+  out.shrink_to_fit();
   return out;
 }
 
