@@ -46,12 +46,6 @@ std::vector<std::string> SortedUnique(absl::flat_hash_set<std::string> set) {
   return out;
 }
 
-template <typename T>
-uint32_t CodeOf(const std::vector<T>& sorted, const T& value) {
-  return static_cast<uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), value) -
-                               sorted.begin());
-}
-
 std::optional<uint32_t> FindSorted(const std::vector<std::string>& sorted, std::string_view s) {
   auto it = std::lower_bound(sorted.begin(), sorted.end(), s,
                              [](const std::string& a, std::string_view b) { return a < b; });
@@ -92,14 +86,40 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
                                                      "device_id"));
     }
   }
-  std::vector<GroupKey> keys;
-  keys.reserve(events.size());
-  for (const Event& e : events) keys.push_back(GroupOf(e));
+  // Each event's group as a rank among the distinct groups (sorted once, a string per group),
+  // so the event sort compares integers before it compares any bytes.
+  std::vector<GroupKey> group_keys;
+  std::vector<uint32_t> rank(events.size());
+  {
+    using KeyView = std::pair<bool, absl::string_view>;  // GroupKey's order: is_user, then id
+    absl::flat_hash_map<KeyView, uint32_t> first_seen;
+    std::vector<KeyView> distinct;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Event& e = events[i];
+      const KeyView key =
+          e.user_id.empty() ? KeyView{false, e.device_id} : KeyView{true, e.user_id};
+      auto [it, inserted] = first_seen.try_emplace(key, static_cast<uint32_t>(distinct.size()));
+      if (inserted) distinct.push_back(key);
+      rank[i] = it->second;
+    }
+    std::vector<uint32_t> by_key(distinct.size());
+    std::iota(by_key.begin(), by_key.end(), 0);
+    std::sort(by_key.begin(), by_key.end(),
+              [&](uint32_t a, uint32_t b) { return distinct[a] < distinct[b]; });
+    std::vector<uint32_t> rank_of(distinct.size());
+    group_keys.reserve(distinct.size());
+    for (uint32_t r = 0; r < by_key.size(); ++r) {
+      rank_of[by_key[r]] = r;
+      group_keys.push_back(
+          GroupKey{distinct[by_key[r]].first, std::string(distinct[by_key[r]].second)});
+    }
+    for (uint32_t& r : rank) r = rank_of[r];
+  }
   std::vector<uint32_t> order(events.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return std::tie(keys[a], events[a].time_ms, events[a].insert_id) <
-           std::tie(keys[b], events[b].time_ms, events[b].insert_id);
+    return std::tie(rank[a], events[a].time_ms, events[a].insert_id) <
+           std::tie(rank[b], events[b].time_ms, events[b].insert_id);
   });
   {
     // Duplicates within a group (possibly at different times).
@@ -107,7 +127,7 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
     for (size_t i = 0; i < order.size();) {
       size_t j = i;
       group_ids.clear();
-      for (; j < order.size() && keys[order[j]] == keys[order[i]]; ++j) {
+      for (; j < order.size() && rank[order[j]] == rank[order[i]]; ++j) {
         if (!group_ids.insert(events[order[j]].insert_id).second) {
           return absl::InvalidArgumentError(
               absl::StrCat("event ", order[j], " repeats insert_id \"", events[order[j]].insert_id,
@@ -121,6 +141,7 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
   auto segment = std::shared_ptr<Segment>(new Segment());
   Segment& s = *segment;
   s.project_ = std::move(project);
+  s.groups_ = std::move(group_keys);  // every one holds an event: they are the segment's groups
 
   absl::flat_hash_set<std::string> types, devices, event_keys, user_keys;
   // Values repeat a lot (a few distinct per key): gathered distinct first, then sorted.
@@ -148,19 +169,28 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
   const absl::flat_hash_map<absl::string_view, uint32_t> type_codes = CodesOf(s.event_types_);
   const absl::flat_hash_map<absl::string_view, uint32_t> device_codes = CodesOf(s.devices_);
 
-  size_t n = events.size();
-  s.ReserveColumns(n);
+  const absl::flat_hash_map<absl::string_view, uint32_t> key_codes[2] = {CodesOf(s.event_keys_),
+                                                                         CodesOf(s.user_keys_)};
+  // Value codes by hash too; only a -0 (the dictionary holds it as +0) misses and is searched.
+  absl::flat_hash_map<PropertyValue, uint32_t, ValueIdentityHash, ValueIdentityEq> value_codes;
+  value_codes.reserve(s.values_.size());
+  for (size_t i = 0; i < s.values_.size(); ++i) {
+    value_codes.emplace(s.values_[i], static_cast<uint32_t>(i));
+  }
   auto value_code = [&](const PropertyValue& v) {
+    if (auto it = value_codes.find(v); it != value_codes.end()) return it->second;
     return static_cast<uint32_t>(
         std::lower_bound(s.values_.begin(), s.values_.end(), v, ValueLess) - s.values_.begin());
   };
+
+  size_t n = events.size();
+  s.ReserveColumns(n);
   // Properties of each event in key order, so each column's event list stays ascending.
   std::vector<std::pair<uint32_t, uint32_t>> props;
   for (uint32_t out = 0; out < n; ++out) {
     uint32_t in = order[out];
     Event& e = events[in];
-    if (out == 0 || !(keys[in] == s.groups_.back())) {
-      s.groups_.push_back(keys[in]);
+    if (out == 0 || rank[in] != rank[order[out - 1]]) {
       s.group_offsets_.push_back(out);
     }
     s.time_ms_.push_back(e.time_ms);
@@ -171,10 +201,9 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
     s.device_.push_back(e.device_id.empty() ? kNoCode : device_codes.at(e.device_id));
     for (bool user_scope : {false, true}) {
       const Properties& p = user_scope ? e.user_properties : e.event_properties;
-      const std::vector<std::string>& dict = user_scope ? s.user_keys_ : s.event_keys_;
       std::vector<PropertyColumn>& columns = user_scope ? s.user_columns_ : s.event_columns_;
       for (const auto& [k, v] : p) {
-        PropertyColumn& column = columns[CodeOf(dict, k)];
+        PropertyColumn& column = columns[key_codes[user_scope].at(k)];
         column.events.push_back(out);
         column.values.push_back(value_code(v));
       }
