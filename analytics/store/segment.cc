@@ -227,9 +227,13 @@ void Segment::ReserveColumns(size_t n) {
   user_columns_.resize(user_keys_.size());
 }
 
-std::optional<uint32_t> Segment::FindGroup(const GroupKey& key) const {
-  auto it = std::lower_bound(groups_.begin(), groups_.end(), key);
-  if (it == groups_.end() || !(*it == key)) return std::nullopt;
+std::optional<uint32_t> Segment::FindGroup(bool is_user, std::string_view id) const {
+  using KeyView = std::pair<bool, std::string_view>;  // GroupKey's order
+  auto it = std::lower_bound(groups_.begin(), groups_.end(), KeyView{is_user, id},
+                             [](const GroupKey& g, const KeyView& k) {
+                               return KeyView{g.is_user, g.id} < k;
+                             });
+  if (it == groups_.end() || it->is_user != is_user || it->id != id) return std::nullopt;
   return static_cast<uint32_t>(it - groups_.begin());
 }
 

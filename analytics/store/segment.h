@@ -86,8 +86,12 @@ class Segment {
   uint32_t group_begin(size_t g) const { return group_offsets_[g]; }
   // The group that holds event `e` (binary search).
   uint32_t group_of_event(size_t e) const;
-  // The index of `key` among the groups, if present (binary search).
-  std::optional<uint32_t> FindGroup(const GroupKey& key) const;
+  // The index of `key` (or of the group (is_user, id)) among the groups, if present (binary
+  // search).
+  std::optional<uint32_t> FindGroup(const GroupKey& key) const {
+    return FindGroup(key.is_user, key.id);
+  }
+  std::optional<uint32_t> FindGroup(bool is_user, std::string_view id) const;
 
   // Columns, by event index.
   int64_t time_ms(size_t e) const { return time_ms_[e]; }

@@ -163,27 +163,28 @@ std::vector<std::string> SegmentStore::projects() const {
   return names;
 }
 
-uint64_t SegmentStore::DedupHash(const GroupKey& key, std::string_view insert_id) {
-  return absl::HashOf(key.is_user, std::string_view(key.id), insert_id);
+uint64_t SegmentStore::DedupHash(bool is_user, std::string_view id, std::string_view insert_id) {
+  return absl::HashOf(is_user, id, insert_id);
 }
 
-bool SegmentStore::IsStored(Project& project, const GroupKey& key, std::string_view insert_id) {
+bool SegmentStore::IsStored(Project& project, bool is_user, std::string_view id,
+                            std::string_view insert_id, uint64_t hash) {
   if (!project.dedup_filter_built) {
     project.dedup_filter.clear();
     for (const StoredSegment& stored : project.segments) {
       const Segment& s = *stored.segment;
       for (size_t g = 0; g < s.group_count(); ++g) {
         for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
-          project.dedup_filter.insert(DedupHash(s.group(g), s.insert_id(e)));
+          project.dedup_filter.insert(DedupHash(s.group(g).is_user, s.group(g).id, s.insert_id(e)));
         }
       }
     }
     project.dedup_filter_built = true;
   }
-  if (!project.dedup_filter.contains(DedupHash(key, insert_id))) return false;
+  if (!project.dedup_filter.contains(hash)) return false;
   for (const StoredSegment& stored : project.segments) {
     const Segment& s = *stored.segment;
-    std::optional<uint32_t> g = s.FindGroup(key);
+    std::optional<uint32_t> g = s.FindGroup(is_user, id);
     if (!g) continue;
     uint32_t begin = s.group_begin(*g), end = s.group_begin(*g + 1);
     if (end - begin <= kLargeGroup) {
@@ -225,37 +226,46 @@ absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
           absl::StrCat("event ", i, " has neither user_id nor device_id"));
     }
   }
-  // By project, in arrival order.
+  // Event indexes by project, projects in arrival order.
   std::vector<std::string> order;
-  absl::flat_hash_map<std::string, std::vector<Event>> by_project;
-  for (Event& e : events) {
-    auto [it, inserted] = by_project.try_emplace(e.project);
-    if (inserted) order.push_back(e.project);
-    it->second.push_back(std::move(e));
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> by_project;
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto [it, inserted] = by_project.try_emplace(events[i].project);
+    if (inserted) order.push_back(events[i].project);
+    it->second.push_back(static_cast<uint32_t>(i));
   }
   AppendResult result;
   absl::MutexLock lock(&write_mu_);
   for (const std::string& name : order) {
     Project& project = ProjectFor(name);
-    std::vector<Event> kept;
-    absl::flat_hash_set<std::pair<GroupKey, std::string>> in_call;
-    for (Event& e : by_project[name]) {
-      if (e.time_ms < expire_before_ms_) {
-        ++result.expired;
-        continue;
-      }
-      GroupKey key = GroupOf(e);
-      if (!in_call.insert({key, e.insert_id}).second || IsStored(project, key, e.insert_id)) {
-        ++result.duplicates;
-        continue;
-      }
-      kept.push_back(std::move(e));
-    }
-    if (kept.empty()) continue;
-    int64_t count = static_cast<int64_t>(kept.size());
+    std::vector<uint32_t> kept_indexes;
     std::vector<uint64_t> kept_hashes;
-    kept_hashes.reserve(kept.size());
-    for (const Event& e : kept) kept_hashes.push_back(DedupHash(GroupOf(e), e.insert_id));
+    {
+      // Views of `events`, which stay in place until every event of the project is decided.
+      absl::flat_hash_set<std::tuple<bool, std::string_view, std::string_view>> in_call;
+      for (uint32_t i : by_project[name]) {
+        const Event& e = events[i];
+        if (e.time_ms < expire_before_ms_) {
+          ++result.expired;
+          continue;
+        }
+        const bool is_user = !e.user_id.empty();
+        const std::string_view id = is_user ? e.user_id : e.device_id;
+        const uint64_t hash = DedupHash(is_user, id, e.insert_id);
+        if (!in_call.emplace(is_user, id, std::string_view(e.insert_id)).second ||
+            IsStored(project, is_user, id, e.insert_id, hash)) {
+          ++result.duplicates;
+          continue;
+        }
+        kept_indexes.push_back(i);
+        kept_hashes.push_back(hash);
+      }
+    }
+    if (kept_indexes.empty()) continue;
+    const int64_t count = static_cast<int64_t>(kept_indexes.size());
+    std::vector<Event> kept;
+    kept.reserve(kept_indexes.size());
+    for (uint32_t i : kept_indexes) kept.push_back(std::move(events[i]));
     absl::StatusOr<SegmentPtr> segment = Segment::Build(name, std::move(kept));
     if (!segment.ok()) return segment.status();
     uint64_t sequence = next_sequence_++;

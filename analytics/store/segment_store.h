@@ -142,10 +142,11 @@ class SegmentStore {
 
   absl::Status Load(OpenReport* report);
   Project& ProjectFor(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Whether an event of `key` with `insert_id` is stored (the dedup rule).
-  bool IsStored(Project& project, const GroupKey& key, std::string_view insert_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  static uint64_t DedupHash(const GroupKey& key, std::string_view insert_id);
+  // Whether an event of the group (is_user, id) with `insert_id` is stored (the dedup rule);
+  // `hash` is their DedupHash.
+  bool IsStored(Project& project, bool is_user, std::string_view id, std::string_view insert_id,
+                uint64_t hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  static uint64_t DedupHash(bool is_user, std::string_view id, std::string_view insert_id);
   // Writes `segment` as the file for [first, last] (replacing any file of that name).
   absl::Status WriteSegment(const Project& project, uint64_t first, uint64_t last,
                             const Segment& segment);
