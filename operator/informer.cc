@@ -445,15 +445,21 @@ std::vector<ObjectPtr> Informer::List(std::string_view ns) const {
   return out;
 }
 
+const absl::flat_hash_set<std::string>* Informer::IndexedLocked(const std::string& index,
+                                                                const std::string& value) const {
+  auto idx = indexes_.find(index);
+  if (idx == indexes_.end()) return nullptr;
+  auto keys = idx->second.find(value);
+  return keys == idx->second.end() ? nullptr : &keys->second;
+}
+
 std::vector<ObjectPtr> Informer::ByIndex(const std::string& index, const std::string& value) const {
   std::vector<Cached> found;
   {
     absl::MutexLock lock(&mu_);
-    auto idx = indexes_.find(index);
-    if (idx == indexes_.end()) return {};
-    auto keys = idx->second.find(value);
-    if (keys == idx->second.end()) return {};
-    for (const std::string& key : keys->second) {
+    const absl::flat_hash_set<std::string>* keys = IndexedLocked(index, value);
+    if (keys == nullptr) return {};
+    for (const std::string& key : *keys) {
       if (auto it = items_.find(key); it != items_.end()) {
         found.push_back({it->second.object, it->second.cbor, ""});
       }
@@ -470,11 +476,9 @@ std::vector<std::string> Informer::KeysByIndex(const std::string& index,
   std::vector<std::string> out;
   {
     absl::MutexLock lock(&mu_);
-    auto idx = indexes_.find(index);
-    if (idx == indexes_.end()) return {};
-    auto keys = idx->second.find(value);
-    if (keys == idx->second.end()) return {};
-    for (const std::string& key : keys->second) {
+    const absl::flat_hash_set<std::string>* keys = IndexedLocked(index, value);
+    if (keys == nullptr) return {};
+    for (const std::string& key : *keys) {
       if (items_.contains(key)) out.push_back(key);
     }
   }

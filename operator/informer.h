@@ -166,6 +166,10 @@ class Informer {
   // Every entry of the cache (shared, not copied), taken under the lock.
   std::vector<Cached> Entries() const ABSL_LOCKS_EXCLUDED(mu_);
   static ObjectPtr Decode(const Cached& cached);
+  // The keys index `index` holds for `value` (some may have left the cache), or nullptr.
+  const absl::flat_hash_set<std::string>* IndexedLocked(const std::string& index,
+                                                        const std::string& value) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sleeps on the clock; returns false if Stop() was called meanwhile.
   bool SleepUnlessStopped(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Duration Jitter(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
