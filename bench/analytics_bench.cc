@@ -92,7 +92,7 @@ struct Flags {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
-// VmHWM / VmRSS of this process, MB.
+// A /proc/self/status figure of this process (VmHWM, VmRSS, RssAnon, RssFile), MB.
 double ProcStatusMb(const char* key) {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -536,7 +536,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<SegmentStore> store = OpenStore(dir, &open_report);
   const double open_ms = Ms(absl::Now() - t);
   const uint64_t store_memory = store->memory_bytes();
+  const uint64_t store_mapped = store->mapped_bytes();
   const double rss_after_open = ProcStatusMb("VmRSS:");
+  const double anon_after_open = ProcStatusMb("RssAnon:");
+  const double file_after_open = ProcStatusMb("RssFile:");
 
   const std::vector<NamedQuery> queries = Queries(data);
   if (flags.profile_query >= 0) {
@@ -632,6 +635,8 @@ int main(int argc, char** argv) {
     background_builds = engine.background_builds();
   }
   const double hwm_end = ProcStatusMb("VmHWM:");
+  const double anon_end = ProcStatusMb("RssAnon:");
+  const double file_end = ProcStatusMb("RssFile:");
   store.reset();
   std::filesystem::remove_all(dir);
   const double load_after_embedded = LoadAverage();
@@ -670,11 +675,15 @@ int main(int argc, char** argv) {
               static_cast<double>(store_memory) / 1e6);
   std::printf("| store memory per stored event, bytes | %.1f |\n",
               static_cast<double>(store_memory) / static_cast<double>(stored));
-  std::printf("| RSS after reopen, MB | %.0f |\n", rss_after_open);
+  std::printf("| store mapped_bytes() (segment files, page cache) after reopen, MB | %.1f |\n",
+              static_cast<double>(store_mapped) / 1e6);
+  std::printf("| RSS after reopen (anonymous / file-backed), MB | %.0f (%.0f / %.0f) |\n",
+              rss_after_open, anon_after_open, file_after_open);
   std::printf(
       "| peak RSS (VmHWM) after load / after queries / at the end, MB | %.0f / %.0f / "
       "%.0f |\n",
       hwm_after_load, hwm_after_queries, hwm_end);
+  std::printf("| RSS at the end, anonymous / file-backed, MB | %.0f / %.0f |\n", anon_end, file_end);
   std::printf("| first query after reopen (DAU UTC, actor view built), ms | %.0f |\n",
               first_query_ms);
   std::printf("| actor view alone, deviceToUser / none, ms | %.0f / %.0f |\n", view_ms[0],

@@ -43,6 +43,9 @@ class FaultEnv final : public Env {
   absl::StatusOr<RandomAccessFilePtr> NewRandomAccessFile(const std::string& path) override {
     return base_.NewRandomAccessFile(path);
   }
+  absl::StatusOr<ReadOnlyMappingPtr> MapReadOnly(const std::string& path) override {
+    return base_.MapReadOnly(path);
+  }
   absl::Status CreateDir(const std::string& path) override { return base_.CreateDir(path); }
   absl::Status SyncDir(const std::string& path) override;
   absl::Status Rename(const std::string& from, const std::string& to) override {

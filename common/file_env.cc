@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -96,6 +97,21 @@ class PosixRandomAccessFile final : public RandomAccessFile {
   const int fd_;
 };
 
+class PosixReadOnlyMapping final : public ReadOnlyMapping {
+ public:
+  PosixReadOnlyMapping(void* base, size_t size) : base_(base), size_(size) {}
+  ~PosixReadOnlyMapping() override {
+    if (size_ > 0) ::munmap(base_, size_);
+  }
+  std::string_view data() const override {
+    return std::string_view(static_cast<const char*>(base_), size_);
+  }
+
+ private:
+  void* const base_;
+  const size_t size_;
+};
+
 class PosixFileLock final : public FileLock {
  public:
   explicit PosixFileLock(int fd) : fd_(fd) {}
@@ -132,6 +148,28 @@ class PosixEnvImpl final : public Env {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus("open", path, errno);
     return std::make_unique<PosixRandomAccessFile>(path, fd);
+  }
+  absl::StatusOr<ReadOnlyMappingPtr> MapReadOnly(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("open", path, errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return ErrnoStatus("fstat", path, err);
+    }
+    const size_t size = static_cast<size_t>(st.st_size);
+    void* base = nullptr;
+    if (size > 0) {
+      base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+      if (base == MAP_FAILED) {
+        const int err = errno;
+        ::close(fd);
+        return ErrnoStatus("mmap", path, err);
+      }
+    }
+    ::close(fd);  // the mapping keeps the file
+    return std::make_unique<PosixReadOnlyMapping>(base, size);
   }
   absl::Status CreateDir(const std::string& path) override {
     if (::mkdir(path.c_str(), 0755) == 0) return absl::OkStatus();

@@ -47,6 +47,16 @@ class RandomAccessFile {
 };
 using RandomAccessFilePtr = std::unique_ptr<RandomAccessFile>;
 
+// A read-only memory map of a whole file, unmapped when destroyed; safe to read from several
+// threads. The file must not shrink or be rewritten in place while mapped (a read past a shrunk
+// end raises SIGBUS): replace it by rename, which leaves the mapping on the old contents.
+class ReadOnlyMapping {
+ public:
+  virtual ~ReadOnlyMapping() = default;
+  virtual std::string_view data() const = 0;
+};
+using ReadOnlyMappingPtr = std::unique_ptr<ReadOnlyMapping>;
+
 // An exclusive advisory lock on a file (flock), held until this object is destroyed or the
 // process dies (so a crash never leaves a stale lock behind).
 class FileLock {
@@ -64,6 +74,9 @@ class Env {
                                                                           bool truncate) = 0;
   [[nodiscard]] virtual absl::StatusOr<RandomAccessFilePtr> NewRandomAccessFile(
       const std::string& path) = 0;
+
+  // Maps all of `path` read-only (an empty file maps to no bytes).
+  [[nodiscard]] virtual absl::StatusOr<ReadOnlyMappingPtr> MapReadOnly(const std::string& path) = 0;
 
   // mkdir (mode 0755); OK if it exists as a directory.
   [[nodiscard]] virtual absl::Status CreateDir(const std::string& path) = 0;

@@ -75,6 +75,26 @@ TEST(PosixEnvTest, WriteFileAtomicallyReplacesContents) {
   EXPECT_EQ(*env.ListDir(dir), std::vector<std::string>{"pos"});  // no temp left
 }
 
+TEST(PosixEnvTest, MapReadOnlySeesTheFileAndOutlivesARenameOverIt) {
+  Env& env = PosixEnv();
+  const std::string dir = MakeTempDir();
+  const std::string path = dir + "/f";
+  ASSERT_TRUE(WriteFileAtomically(env, dir, path, "first contents").ok());
+  absl::StatusOr<ReadOnlyMappingPtr> mapping = env.MapReadOnly(path);
+  ASSERT_TRUE(mapping.ok()) << mapping.status();
+  EXPECT_EQ((*mapping)->data(), "first contents");
+  ASSERT_TRUE(WriteFileAtomically(env, dir, path, "second").ok());
+  EXPECT_EQ((*mapping)->data(), "first contents");  // the old file, still mapped
+  ASSERT_TRUE(env.RemoveFile(path).ok());
+  EXPECT_EQ((*mapping)->data(), "first contents");
+
+  ASSERT_TRUE(WriteFileAtomically(env, dir, path, "").ok());
+  absl::StatusOr<ReadOnlyMappingPtr> empty = env.MapReadOnly(path);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE((*empty)->data().empty());
+  EXPECT_EQ(env.MapReadOnly(dir + "/missing").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(FaultEnvTest, InjectsEachFault) {
   FaultEnv env(PosixEnv());
   const std::string dir = MakeTempDir();

@@ -185,46 +185,61 @@ absl::StatusOr<SegmentPtr> Segment::Build(std::string project, std::vector<Event
 
   size_t n = events.size();
   s.ReserveColumns(n);
-  // Properties of each event in key order, so each column's event list stays ascending.
-  std::vector<std::pair<uint32_t, uint32_t>> props;
+  std::vector<uint32_t>& group_offsets = s.group_offsets_.owned();
+  std::vector<char>& insert_id_bytes = s.insert_id_bytes_.owned();
   for (uint32_t out = 0; out < n; ++out) {
     uint32_t in = order[out];
     Event& e = events[in];
-    if (out == 0 || rank[in] != rank[order[out - 1]]) {
-      s.group_offsets_.push_back(out);
-    }
-    s.time_ms_.push_back(e.time_ms);
-    s.event_type_.push_back(type_codes.at(e.event_type));
-    s.insert_id_bytes_ += e.insert_id;
-    s.insert_id_offsets_.push_back(static_cast<uint32_t>(s.insert_id_bytes_.size()));
-    s.session_.push_back(e.session_id.value_or(kNoSessionColumn));
-    s.device_.push_back(e.device_id.empty() ? kNoCode : device_codes.at(e.device_id));
+    if (out == 0 || rank[in] != rank[order[out - 1]]) group_offsets.push_back(out);
+    s.time_ms_.owned().push_back(e.time_ms);
+    s.event_type_.owned().push_back(type_codes.at(e.event_type));
+    insert_id_bytes.insert(insert_id_bytes.end(), e.insert_id.begin(), e.insert_id.end());
+    s.insert_id_offsets_.owned().push_back(static_cast<uint32_t>(insert_id_bytes.size()));
+    s.session_.owned().push_back(e.session_id.value_or(kNoSessionColumn));
+    s.device_.owned().push_back(e.device_id.empty() ? kNoCode : device_codes.at(e.device_id));
     for (bool user_scope : {false, true}) {
       const Properties& p = user_scope ? e.user_properties : e.event_properties;
       std::vector<PropertyColumn>& columns = user_scope ? s.user_columns_ : s.event_columns_;
       for (const auto& [k, v] : p) {
         PropertyColumn& column = columns[key_codes[user_scope].at(k)];
-        column.events.push_back(out);
-        column.values.push_back(value_code(v));
+        column.events.owned().push_back(out);
+        column.values.owned().push_back(value_code(v));
       }
     }
   }
-  s.group_offsets_.push_back(static_cast<uint32_t>(n));
-  if (s.insert_id_bytes_.size() > UINT32_MAX) {
+  group_offsets.push_back(static_cast<uint32_t>(n));
+  if (insert_id_bytes.size() > UINT32_MAX) {
     return absl::InvalidArgumentError("segment too large: insert ids exceed 4 GiB");
   }
+  s.Seal();
   return segment;
 }
 
 void Segment::ReserveColumns(size_t n) {
-  time_ms_.reserve(n);
-  event_type_.reserve(n);
-  session_.reserve(n);
-  device_.reserve(n);
-  insert_id_offsets_.reserve(n + 1);
-  insert_id_offsets_.push_back(0);
+  time_ms_.owned().reserve(n);
+  event_type_.owned().reserve(n);
+  session_.owned().reserve(n);
+  device_.owned().reserve(n);
+  insert_id_offsets_.owned().reserve(n + 1);
+  insert_id_offsets_.owned().push_back(0);
   event_columns_.resize(event_keys_.size());
   user_columns_.resize(user_keys_.size());
+}
+
+void Segment::Seal() {
+  group_offsets_.Seal();
+  time_ms_.Seal();
+  event_type_.Seal();
+  insert_id_offsets_.Seal();
+  insert_id_bytes_.Seal();
+  session_.Seal();
+  device_.Seal();
+  for (auto* columns : {&event_columns_, &user_columns_}) {
+    for (PropertyColumn& c : *columns) {
+      c.events.Seal();
+      c.values.Seal();
+    }
+  }
 }
 
 std::optional<uint32_t> Segment::FindGroup(bool is_user, std::string_view id) const {
@@ -243,8 +258,8 @@ uint32_t Segment::group_of_event(size_t e) const {
 }
 
 std::string_view Segment::insert_id(size_t e) const {
-  return std::string_view(insert_id_bytes_)
-      .substr(insert_id_offsets_[e], insert_id_offsets_[e + 1] - insert_id_offsets_[e]);
+  return std::string_view(insert_id_bytes_.data() + insert_id_offsets_[e],
+                          insert_id_offsets_[e + 1] - insert_id_offsets_[e]);
 }
 
 std::optional<uint32_t> Segment::FindEventType(std::string_view type) const {
@@ -264,7 +279,7 @@ const PropertyValue* Segment::Property(bool user_scope, size_t key, uint32_t e) 
 
 const PropertyValue* Segment::PropertyNear(bool user_scope, size_t key, uint32_t e,
                                            size_t* hint) const {
-  const std::vector<uint32_t>& events = property_column(user_scope, key).events;
+  const Column<uint32_t>& events = property_column(user_scope, key).events;
   const size_t n = events.size();
   // Every entry before `lo` is below e: start from the hint unless e lies before it.
   size_t lo = std::min(*hint, n);
@@ -314,13 +329,13 @@ uint64_t Segment::memory_bytes() const {
   };
   bytes += groups_.capacity() * sizeof(GroupKey);
   for (const GroupKey& g : groups_) bytes += g.id.capacity() > 15 ? g.id.capacity() : 0;
-  bytes += group_offsets_.capacity() * 4 + time_ms_.capacity() * 8 + event_type_.capacity() * 4 +
-           insert_id_offsets_.capacity() * 4 + insert_id_bytes_.capacity() +
-           session_.capacity() * 8 + device_.capacity() * 4;
+  bytes += group_offsets_.heap_bytes() + time_ms_.heap_bytes() + event_type_.heap_bytes() +
+           insert_id_offsets_.heap_bytes() + insert_id_bytes_.heap_bytes() + session_.heap_bytes() +
+           device_.heap_bytes();
   bytes += strings(event_types_) + strings(devices_) + strings(event_keys_) + strings(user_keys_);
   for (const auto* columns : {&event_columns_, &user_columns_}) {
     for (const PropertyColumn& c : *columns)
-      bytes += (c.events.capacity() + c.values.capacity()) * 4;
+      bytes += sizeof(PropertyColumn) + c.events.heap_bytes() + c.values.heap_bytes();
   }
   bytes += values_.capacity() * sizeof(PropertyValue);
   for (const PropertyValue& v : values_)

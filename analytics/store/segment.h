@@ -10,6 +10,9 @@
 // segment and code order is byte order). Properties are sparse columns: per key, the events
 // that have it (ascending) and their value codes.
 //
+// Fixed-width columns (column.h) are on the heap while a segment is built and, once the store has
+// written it, views into the read-only mapping of its file (SegmentCodec::Decode of a mapping).
+//
 // Immutable after Build/Decode; thread-safe to share.
 #pragma once
 
@@ -24,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "analytics/model/event.h"
 #include "analytics/model/property_value.h"
+#include "analytics/store/column.h"
 
 namespace cohort::analytics::store {
 
@@ -49,8 +53,8 @@ inline constexpr uint32_t kNoCode = UINT32_MAX;
 
 // One property key's sparse column.
 struct PropertyColumn {
-  std::vector<uint32_t> events;  // event indexes, ascending
-  std::vector<uint32_t> values;  // value codes, parallel to `events`
+  Column<uint32_t> events;  // event indexes, ascending
+  Column<uint32_t> values;  // value codes, parallel to `events`
 };
 
 // The order of Segment::values(): by kind, then number, then text (-0 and 0 are equal).
@@ -129,31 +133,40 @@ class Segment {
   // Rebuilds event `e` (for drill-down, merges and tests).
   Event ToEvent(size_t e) const;
 
-  // Bytes the segment holds in memory (columns and dictionaries), for the store's budget.
+  // Heap bytes the segment holds (owned columns and dictionaries), for the store's budget.
   uint64_t memory_bytes() const;
+  // Bytes of the file mapping its columns view (0 when it owns them): page cache, which the
+  // kernel reclaims under memory pressure and reads back on access.
+  uint64_t mapped_bytes() const { return mapped_bytes_; }
 
  private:
   friend class SegmentCodec;
   Segment() = default;
   // Room for `n` events in the columns, and one column per property key (keys set before).
   void ReserveColumns(size_t n);
+  // Ends building: the columns read what was built.
+  void Seal();
 
   std::string project_;
   std::vector<GroupKey> groups_;
-  std::vector<uint32_t> group_offsets_;  // group_count() + 1 entries
+  Column<uint32_t> group_offsets_;  // group_count() + 1 entries
 
-  std::vector<int64_t> time_ms_;
-  std::vector<uint32_t> event_type_;
-  std::vector<uint32_t> insert_id_offsets_;  // event_count() + 1 entries into insert_id_bytes_
-  std::string insert_id_bytes_;
-  std::vector<int64_t> session_;
-  std::vector<uint32_t> device_;
+  Column<int64_t> time_ms_;
+  Column<uint32_t> event_type_;
+  Column<uint32_t> insert_id_offsets_;  // event_count() + 1 entries into insert_id_bytes_
+  Column<char> insert_id_bytes_;
+  Column<int64_t> session_;
+  Column<uint32_t> device_;
 
   std::vector<std::string> event_types_;
   std::vector<std::string> devices_;
   std::vector<std::string> event_keys_, user_keys_;
   std::vector<PropertyColumn> event_columns_, user_columns_;
   std::vector<PropertyValue> values_;
+
+  // The file mapping the columns view (null when they are owned), kept alive with the segment.
+  std::shared_ptr<const void> file_;
+  uint64_t mapped_bytes_ = 0;
 };
 
 }  // namespace cohort::analytics::store

@@ -1,5 +1,6 @@
 #include "analytics/store/segment_codec.h"
 
+#include <bit>
 #include <cstring>
 #include <utility>
 
@@ -9,10 +10,15 @@
 namespace cohort::analytics::store {
 namespace {
 
-constexpr std::string_view kMagic = "COHSEG01";
+static_assert(std::endian::native == std::endian::little,
+              "version-2 segment files hold little-endian columns read in place");
+
 constexpr std::string_view kMagicPrefix = "COHSEG";
+constexpr std::string_view kMagicV1 = "COHSEG01";
+constexpr std::string_view kMagicV2 = "COHSEG02";
 constexpr uint8_t kEndTag = 0xFF;
 
+// Version 1's sections.
 enum Tag : uint8_t {
   kProject = 1,
   kGroups,
@@ -28,9 +34,6 @@ enum Tag : uint8_t {
   kValues,
 };
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 class Writer {
@@ -131,26 +134,6 @@ class Reader {
   bool ok_ = true;
 };
 
-void Section(Writer& file, uint8_t tag, const std::string& payload) {
-  file.Byte(tag);
-  file.String(payload);
-  file.Fixed32(MaskCrc(Crc32c(payload)));
-}
-
-void EncodeProperties(Writer& w, const std::vector<std::string>& keys,
-                      const std::vector<PropertyColumn>& columns) {
-  w.Strings(keys);
-  for (const PropertyColumn& c : columns) {
-    w.Varint(c.events.size());
-    uint32_t previous = 0;
-    for (size_t i = 0; i < c.events.size(); ++i) {
-      w.Varint(c.events[i] - (i == 0 ? 0 : previous));
-      previous = c.events[i];
-      w.Varint(c.values[i]);
-    }
-  }
-}
-
 absl::Status DataLoss(std::string_view what) {
   return absl::DataLossError(absl::StrCat("segment: ", std::string(what)));
 }
@@ -165,139 +148,385 @@ bool DecodeProperties(Reader& r, size_t event_count, std::vector<std::string>* k
   for (PropertyColumn& c : *columns) {
     uint64_t n = r.Count();
     if (n > event_count) return false;
-    c.events.reserve(n);
-    c.values.reserve(n);
+    c.events.owned().reserve(n);
+    c.values.owned().reserve(n);
     uint64_t previous = 0;
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
       uint64_t delta = r.Varint();
       uint64_t e = (i == 0 ? 0 : previous) + delta;
       if ((i > 0 && delta == 0) || e >= event_count) return false;
       previous = e;
-      c.events.push_back(static_cast<uint32_t>(e));
-      c.values.push_back(static_cast<uint32_t>(std::min<uint64_t>(r.Varint(), UINT32_MAX)));
+      c.events.owned().push_back(static_cast<uint32_t>(e));
+      c.values.owned().push_back(static_cast<uint32_t>(std::min<uint64_t>(r.Varint(), UINT32_MAX)));
     }
   }
   return r.ok() && r.done();
 }
 
+// Version 2's sections, in file order.
+enum class V2 : uint32_t {
+  kProject = 1,
+  kGroups,
+  kGroupOffsets,
+  kTimes,
+  kEventTypes,
+  kInsertIdOffsets,
+  kInsertIdBytes,
+  kSessions,
+  kDevices,
+  kEventTypeDict,
+  kDeviceDict,
+  kEventKeys,
+  kEventColumns,
+  kUserKeys,
+  kUserColumns,
+  kValues,
+};
+constexpr uint32_t kV2Sections = static_cast<uint32_t>(V2::kValues);
+constexpr size_t kV2HeaderBytes = 16;  // u32 tag, u32 zero, u64 payload length
+
+size_t PaddingAfter(size_t n) { return (8 - n % 8) % 8; }
+
+void AppendU32(std::string& out, uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out.append(b, 4);
+}
+void AppendU64(std::string& out, uint64_t v) {
+  char b[8];
+  std::memcpy(b, &v, 8);
+  out.append(b, 8);
+}
+
+// Appends one version-2 section: header, payload, zero padding to a multiple of 8 bytes.
+void SectionV2(std::string& out, uint32_t tag, std::string_view payload) {
+  AppendU32(out, tag);
+  AppendU32(out, 0);
+  AppendU64(out, payload.size());
+  out.append(payload);
+  out.append(PaddingAfter(payload.size()), '\0');
+}
+void SectionV2(std::string& out, V2 tag, std::string_view payload) {
+  SectionV2(out, static_cast<uint32_t>(tag), payload);
+}
+
+template <typename T>
+std::string_view Raw(const Column<T>& c) {
+  return std::string_view(reinterpret_cast<const char*>(c.data()), c.size() * sizeof(T));
+}
+
+std::string StringsPayload(const std::vector<std::string>& v) {
+  Writer w;
+  w.Strings(v);
+  return std::move(w.out());
+}
+
+// Per key: u32 m, then the m event indexes, then the m value codes.
+std::string ColumnsPayload(const std::vector<PropertyColumn>& columns) {
+  std::string out;
+  for (const PropertyColumn& c : columns) {
+    AppendU32(out, static_cast<uint32_t>(c.events.size()));
+    out.append(Raw(c.events));
+    out.append(Raw(c.values));
+  }
+  return out;
+}
+
+std::string ValuesPayload(const std::vector<PropertyValue>& values) {
+  Writer w;
+  w.Varint(values.size());
+  for (const PropertyValue& v : values) {
+    w.Byte(static_cast<uint8_t>(v.kind()));
+    switch (v.kind()) {
+      case PropertyValue::Kind::kNull:
+        break;
+      case PropertyValue::Kind::kBool:
+        w.Byte(v.boolean() ? 1 : 0);
+        break;
+      case PropertyValue::Kind::kNumber:
+        w.Fixed64(std::bit_cast<uint64_t>(v.number()));
+        break;
+      case PropertyValue::Kind::kString:
+      case PropertyValue::Kind::kJson:
+        w.String(v.text());
+        break;
+    }
+  }
+  return std::move(w.out());
+}
+
+// Returns false on a bad dictionary.
+bool DecodeValues(Reader& r, std::vector<PropertyValue>* values) {
+  uint64_t count = r.Count();
+  values->reserve(count);
+  for (uint64_t i = 0; i < count && r.ok(); ++i) {
+    switch (r.Byte()) {
+      case static_cast<uint8_t>(PropertyValue::Kind::kNull):
+        values->push_back(PropertyValue::Null());
+        break;
+      case static_cast<uint8_t>(PropertyValue::Kind::kBool):
+        values->push_back(PropertyValue::Bool(r.Byte() != 0));
+        break;
+      case static_cast<uint8_t>(PropertyValue::Kind::kNumber):
+        values->push_back(PropertyValue::Number(std::bit_cast<double>(r.Fixed64())));
+        break;
+      case static_cast<uint8_t>(PropertyValue::Kind::kString):
+        values->push_back(PropertyValue::String(r.String()));
+        break;
+      case static_cast<uint8_t>(PropertyValue::Kind::kJson):
+        values->push_back(PropertyValue::Json(r.String()));
+        break;
+      default:
+        return false;
+    }
+  }
+  return r.ok() && r.done();
+}
+
+bool DecodeStrings(std::string_view payload, std::vector<std::string>* out) {
+  Reader r(payload);
+  *out = r.Strings();
+  return r.ok() && r.done();
+}
+
+bool StrictlyAscending(const std::vector<std::string>& v) {
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (!(v[i - 1] < v[i])) return false;
+  }
+  return true;
+}
+
+// Fills `column` with the `count` values `bytes` holds: viewed in place when `view` (the caller
+// keeps the bytes alive) and they are aligned, else copied. False when the size does not match.
+template <typename T>
+bool LoadColumn(std::string_view bytes, size_t count, bool view, Column<T>* column) {
+  if (bytes.size() / sizeof(T) != count || bytes.size() % sizeof(T) != 0) return false;
+  if (view && reinterpret_cast<uintptr_t>(bytes.data()) % alignof(T) == 0) {
+    column->View(reinterpret_cast<const T*>(bytes.data()), count);
+  } else {
+    column->owned().resize(count);
+    if (count > 0) std::memcpy(column->owned().data(), bytes.data(), bytes.size());
+    column->Seal();
+  }
+  return true;
+}
+
+// Splits a version-2 file into its sections' payloads (after checking the file's checksum).
+absl::StatusOr<std::vector<std::string_view>> SplitV2(std::string_view bytes) {
+  std::vector<std::string_view> sections;
+  size_t pos = kMagicV2.size();
+  while (true) {
+    if (bytes.size() - pos < kV2HeaderBytes) return DataLoss("truncated file");
+    uint32_t tag, zero;
+    uint64_t length;
+    std::memcpy(&tag, bytes.data() + pos, 4);
+    std::memcpy(&zero, bytes.data() + pos + 4, 4);
+    std::memcpy(&length, bytes.data() + pos + 8, 8);
+    const size_t body = pos + kV2HeaderBytes;
+    if (zero != 0) return DataLoss("bad section header");
+    if (length > bytes.size() - body || PaddingAfter(length) > bytes.size() - body - length) {
+      return DataLoss("truncated section");
+    }
+    const std::string_view payload = bytes.substr(body, length);
+    for (char c : bytes.substr(body + length, PaddingAfter(length))) {
+      if (c != 0) return DataLoss("bad section padding");
+    }
+    const size_t next = body + length + PaddingAfter(length);
+    if (tag == kEndTag) {
+      uint32_t crc;
+      if (length != 4) return DataLoss("bad end section");
+      std::memcpy(&crc, payload.data(), 4);
+      if (UnmaskCrc(crc) != Crc32c(bytes.substr(0, pos))) {
+        return DataLoss("checksum mismatch over the file");
+      }
+      if (next != bytes.size()) return DataLoss("bytes after the end section");
+      break;
+    }
+    if (tag != sections.size() + 1 || tag > kV2Sections) {
+      return DataLoss(absl::StrCat("unexpected section ", tag));
+    }
+    sections.push_back(payload);
+    pos = next;
+  }
+  if (sections.size() != kV2Sections) return DataLoss("truncated file");
+  return sections;
+}
+
 }  // namespace
 
 std::string SegmentCodec::Encode(const Segment& s) {
-  Writer file;
-  file.out().append(kMagic);
-  size_t n = s.event_count();
+  std::string out;
+  out.reserve(256 + s.event_count() * 48 + s.insert_id_bytes_.size());
+  out.append(kMagicV2);
   {
     Writer w;
     w.String(s.project_);
-    Section(file, kProject, w.out());
+    SectionV2(out, V2::kProject, w.out());
   }
   {
     Writer w;
     w.Varint(s.groups_.size());
-    for (size_t g = 0; g < s.groups_.size(); ++g) {
-      w.Byte(s.groups_[g].is_user ? 1 : 0);
-      w.String(s.groups_[g].id);
-      w.Varint(s.group_offsets_[g + 1] - s.group_offsets_[g]);
+    for (const GroupKey& g : s.groups_) {
+      w.Byte(g.is_user ? 1 : 0);
+      w.String(g.id);
     }
-    Section(file, kGroups, w.out());
+    SectionV2(out, V2::kGroups, w.out());
   }
-  {
-    Writer w;
-    w.Varint(n);
-    int64_t previous = 0;
-    for (size_t e = 0; e < n; ++e) {
-      w.Varint(ZigZag(static_cast<int64_t>(static_cast<uint64_t>(s.time_ms_[e]) -
-                                           static_cast<uint64_t>(previous))));
-      previous = s.time_ms_[e];
-    }
-    Section(file, kTimes, w.out());
-  }
-  {
-    Writer w;
-    for (uint32_t t : s.event_type_) w.Varint(t);
-    Section(file, kEventTypes, w.out());
-  }
-  {
-    Writer w;
-    for (size_t e = 0; e < n; ++e) w.String(s.insert_id(e));
-    Section(file, kInsertIds, w.out());
-  }
-  {
-    Writer w;
-    for (int64_t v : s.session_) w.Varint(ZigZag(v));
-    Section(file, kSessions, w.out());
-  }
-  {
-    Writer w;
-    for (uint32_t d : s.device_) w.Varint(d == kNoCode ? 0 : uint64_t{d} + 1);
-    Section(file, kDevices, w.out());
-  }
-  {
-    Writer w;
-    w.Strings(s.event_types_);
-    Section(file, kEventTypeDict, w.out());
-  }
-  {
-    Writer w;
-    w.Strings(s.devices_);
-    Section(file, kDeviceDict, w.out());
-  }
-  {
-    Writer w;
-    EncodeProperties(w, s.event_keys_, s.event_columns_);
-    Section(file, kEventProperties, w.out());
-  }
-  {
-    Writer w;
-    EncodeProperties(w, s.user_keys_, s.user_columns_);
-    Section(file, kUserProperties, w.out());
-  }
-  {
-    Writer w;
-    w.Varint(s.values_.size());
-    for (const PropertyValue& v : s.values_) {
-      w.Byte(static_cast<uint8_t>(v.kind()));
-      switch (v.kind()) {
-        case PropertyValue::Kind::kNull:
-          break;
-        case PropertyValue::Kind::kBool:
-          w.Byte(v.boolean() ? 1 : 0);
-          break;
-        case PropertyValue::Kind::kNumber: {
-          uint64_t bits;
-          double d = v.number();
-          std::memcpy(&bits, &d, sizeof bits);
-          w.Fixed64(bits);
-          break;
-        }
-        case PropertyValue::Kind::kString:
-        case PropertyValue::Kind::kJson:
-          w.String(v.text());
-          break;
-      }
-    }
-    Section(file, kValues, w.out());
-  }
-  uint32_t whole = MaskCrc(Crc32c(file.out()));
-  Writer end;
-  end.Fixed32(whole);
-  Section(file, kEndTag, end.out());
-  return std::move(file.out());
+  SectionV2(out, V2::kGroupOffsets, Raw(s.group_offsets_));
+  SectionV2(out, V2::kTimes, Raw(s.time_ms_));
+  SectionV2(out, V2::kEventTypes, Raw(s.event_type_));
+  SectionV2(out, V2::kInsertIdOffsets, Raw(s.insert_id_offsets_));
+  SectionV2(out, V2::kInsertIdBytes, Raw(s.insert_id_bytes_));
+  SectionV2(out, V2::kSessions, Raw(s.session_));
+  SectionV2(out, V2::kDevices, Raw(s.device_));
+  SectionV2(out, V2::kEventTypeDict, StringsPayload(s.event_types_));
+  SectionV2(out, V2::kDeviceDict, StringsPayload(s.devices_));
+  SectionV2(out, V2::kEventKeys, StringsPayload(s.event_keys_));
+  SectionV2(out, V2::kEventColumns, ColumnsPayload(s.event_columns_));
+  SectionV2(out, V2::kUserKeys, StringsPayload(s.user_keys_));
+  SectionV2(out, V2::kUserColumns, ColumnsPayload(s.user_columns_));
+  SectionV2(out, V2::kValues, ValuesPayload(s.values_));
+  std::string crc;
+  AppendU32(crc, MaskCrc(Crc32c(out)));
+  SectionV2(out, kEndTag, crc);
+  return out;
 }
 
 absl::StatusOr<SegmentPtr> SegmentCodec::Decode(std::string_view bytes) {
-  if (bytes.size() < kMagic.size() || bytes.substr(0, kMagicPrefix.size()) != kMagicPrefix) {
+  return DecodeAny(bytes, nullptr);
+}
+
+absl::StatusOr<SegmentPtr> SegmentCodec::Decode(std::shared_ptr<const ReadOnlyMapping> file) {
+  const std::string_view bytes = file->data();
+  return DecodeAny(bytes, std::move(file));
+}
+
+absl::StatusOr<SegmentPtr> SegmentCodec::DecodeAny(std::string_view bytes,
+                                                   std::shared_ptr<const ReadOnlyMapping> file) {
+  if (bytes.size() < kMagicV1.size() || bytes.substr(0, kMagicPrefix.size()) != kMagicPrefix) {
     return DataLoss("not a segment file (bad magic)");
   }
-  if (bytes.substr(0, kMagic.size()) != kMagic) {
+  const std::string_view magic = bytes.substr(0, kMagicV1.size());
+  if (magic == kMagicV1) return DecodeV1(bytes);
+  if (magic != kMagicV2) {
     return absl::UnimplementedError(absl::StrCat("segment format ", std::string(bytes.substr(6, 2)),
-                                                 " is newer than this build reads (01)"));
+                                                 " is newer than this build reads (01, 02)"));
   }
-  Reader file(bytes.substr(kMagic.size()));
+  absl::StatusOr<std::vector<std::string_view>> split = SplitV2(bytes);
+  if (!split.ok()) return split.status();
+  const std::vector<std::string_view>& sections = *split;
+  auto section = [&](V2 tag) { return sections[static_cast<uint32_t>(tag) - 1]; };
+  const bool view = file != nullptr;
+
+  auto segment = std::shared_ptr<Segment>(new Segment());
+  Segment& s = *segment;
+  {
+    Reader r(section(V2::kProject));
+    s.project_ = r.String();
+    if (!r.ok() || !r.done()) return DataLoss("bad project section");
+  }
+  const size_t n = section(V2::kTimes).size() / sizeof(int64_t);
+  if (!LoadColumn(section(V2::kTimes), n, view, &s.time_ms_)) return DataLoss("bad time column");
+  {
+    Reader r(section(V2::kGroups));
+    const uint64_t groups = r.Count();
+    s.groups_.reserve(groups);
+    for (uint64_t g = 0; g < groups && r.ok(); ++g) {
+      const uint8_t is_user = r.Byte();
+      std::string id = r.String();
+      if (is_user > 1) return DataLoss("bad groups section");
+      s.groups_.push_back(GroupKey{is_user == 1, std::move(id)});
+      if (g > 0 && !(s.groups_[g - 1] < s.groups_[g])) return DataLoss("groups out of order");
+    }
+    if (!r.ok() || !r.done()) return DataLoss("bad groups section");
+    if (!LoadColumn(section(V2::kGroupOffsets), s.groups_.size() + 1, view, &s.group_offsets_) ||
+        s.group_offsets_[0] != 0 || s.group_offsets_[s.groups_.size()] != n) {
+      return DataLoss("bad group offsets");
+    }
+    for (size_t g = 0; g < s.groups_.size(); ++g) {
+      if (s.group_offsets_[g] >= s.group_offsets_[g + 1]) return DataLoss("bad group offsets");
+    }
+  }
+  if (!DecodeStrings(section(V2::kEventTypeDict), &s.event_types_)) {
+    return DataLoss("bad event type dictionary");
+  }
+  if (!LoadColumn(section(V2::kEventTypes), n, view, &s.event_type_)) {
+    return DataLoss("bad event type column");
+  }
+  for (uint32_t code : s.event_type_) {
+    if (code >= s.event_types_.size()) return DataLoss("event type code out of range");
+  }
+  const std::string_view ids = section(V2::kInsertIdBytes);
+  if (!LoadColumn(section(V2::kInsertIdOffsets), n + 1, view, &s.insert_id_offsets_) ||
+      !LoadColumn(ids, ids.size(), view, &s.insert_id_bytes_) || s.insert_id_offsets_[0] != 0 ||
+      s.insert_id_offsets_[n] != ids.size()) {
+    return DataLoss("bad insert id column");
+  }
+  for (size_t e = 0; e < n; ++e) {
+    if (s.insert_id_offsets_[e] > s.insert_id_offsets_[e + 1]) {
+      return DataLoss("bad insert id column");
+    }
+  }
+  if (!LoadColumn(section(V2::kSessions), n, view, &s.session_)) {
+    return DataLoss("bad session column");
+  }
+  if (!DecodeStrings(section(V2::kDeviceDict), &s.devices_)) {
+    return DataLoss("bad device dictionary");
+  }
+  if (!LoadColumn(section(V2::kDevices), n, view, &s.device_)) {
+    return DataLoss("bad device column");
+  }
+  for (uint32_t code : s.device_) {
+    if (code != kNoCode && code >= s.devices_.size()) {
+      return DataLoss("device code out of range");
+    }
+  }
+  {
+    Reader r(section(V2::kValues));
+    if (!DecodeValues(r, &s.values_)) return DataLoss("bad value dictionary");
+  }
+  for (bool user_scope : {false, true}) {
+    std::vector<std::string>& keys = user_scope ? s.user_keys_ : s.event_keys_;
+    if (!DecodeStrings(section(user_scope ? V2::kUserKeys : V2::kEventKeys), &keys) ||
+        !StrictlyAscending(keys)) {
+      return DataLoss("bad property keys");
+    }
+    std::vector<PropertyColumn>& columns = user_scope ? s.user_columns_ : s.event_columns_;
+    columns.resize(keys.size());
+    std::string_view rest = section(user_scope ? V2::kUserColumns : V2::kEventColumns);
+    for (PropertyColumn& c : columns) {
+      uint32_t m;
+      if (rest.size() < 4) return DataLoss("bad property columns");
+      std::memcpy(&m, rest.data(), 4);
+      rest.remove_prefix(4);
+      if (m > n || rest.size() < uint64_t{m} * 8) return DataLoss("bad property columns");
+      if (!LoadColumn(rest.substr(0, uint64_t{m} * 4), m, view, &c.events) ||
+          !LoadColumn(rest.substr(uint64_t{m} * 4, uint64_t{m} * 4), m, view, &c.values)) {
+        return DataLoss("bad property columns");
+      }
+      rest.remove_prefix(uint64_t{m} * 8);
+      for (uint32_t i = 0; i < m; ++i) {
+        if (c.events[i] >= n || (i > 0 && c.events[i] <= c.events[i - 1])) {
+          return DataLoss("bad property columns");
+        }
+        if (c.values[i] >= s.values_.size()) return DataLoss("property value code out of range");
+      }
+    }
+    if (!rest.empty()) return DataLoss("bad property columns");
+  }
+  if (view) {
+    s.mapped_bytes_ = bytes.size();
+    s.file_ = std::move(file);
+  }
+  return segment;
+}
+
+absl::StatusOr<SegmentPtr> SegmentCodec::DecodeV1(std::string_view bytes) {
+  Reader file(bytes.substr(kMagicV1.size()));
   std::vector<std::string_view> sections;
   bool ended = false;
   while (!file.done() && file.ok()) {
-    size_t section_start = kMagic.size() + file.pos();
+    size_t section_start = kMagicV1.size() + file.pos();
     uint8_t tag = file.Byte();
     std::string_view payload = file.Bytes(file.Varint());
     uint32_t crc = file.Fixed32();
@@ -331,19 +560,19 @@ absl::StatusOr<SegmentPtr> SegmentCodec::Decode(std::string_view bytes) {
   {
     Reader r = section(kTimes);
     n = r.Count();
-    s.time_ms_.reserve(n);
+    s.time_ms_.owned().reserve(n);
     int64_t previous = 0;
     for (size_t e = 0; e < n && r.ok(); ++e) {
       previous = static_cast<int64_t>(static_cast<uint64_t>(previous) +
                                       static_cast<uint64_t>(UnZigZag(r.Varint())));
-      s.time_ms_.push_back(previous);
+      s.time_ms_.owned().push_back(previous);
     }
     if (!r.ok() || !r.done()) return DataLoss("bad time column");
   }
   {
     Reader r = section(kGroups);
     uint64_t groups = r.Count();
-    s.group_offsets_.push_back(0);
+    s.group_offsets_.owned().push_back(0);
     uint64_t total = 0;
     for (uint64_t g = 0; g < groups && r.ok(); ++g) {
       uint8_t is_user = r.Byte();
@@ -352,7 +581,7 @@ absl::StatusOr<SegmentPtr> SegmentCodec::Decode(std::string_view bytes) {
       total += size;
       if (is_user > 1 || size == 0 || total > n) return DataLoss("bad groups section");
       s.groups_.push_back(GroupKey{is_user == 1, std::move(id)});
-      s.group_offsets_.push_back(static_cast<uint32_t>(total));
+      s.group_offsets_.owned().push_back(static_cast<uint32_t>(total));
       if (g > 0 && !(s.groups_[g - 1] < s.groups_[g])) return DataLoss("groups out of order");
     }
     if (!r.ok() || !r.done() || total != n) return DataLoss("bad groups section");
@@ -362,28 +591,30 @@ absl::StatusOr<SegmentPtr> SegmentCodec::Decode(std::string_view bytes) {
     s.event_types_ = dict.Strings();
     if (!dict.ok() || !dict.done()) return DataLoss("bad event type dictionary");
     Reader r = section(kEventTypes);
-    s.event_type_.reserve(n);
+    s.event_type_.owned().reserve(n);
     for (size_t e = 0; e < n && r.ok(); ++e) {
       uint64_t code = r.Varint();
       if (code >= s.event_types_.size()) return DataLoss("event type code out of range");
-      s.event_type_.push_back(static_cast<uint32_t>(code));
+      s.event_type_.owned().push_back(static_cast<uint32_t>(code));
     }
     if (!r.ok() || !r.done()) return DataLoss("bad event type column");
   }
   {
     Reader r = section(kInsertIds);
-    s.insert_id_offsets_.reserve(n + 1);
-    s.insert_id_offsets_.push_back(0);
+    s.insert_id_offsets_.owned().reserve(n + 1);
+    s.insert_id_offsets_.owned().push_back(0);
     for (size_t e = 0; e < n && r.ok(); ++e) {
-      s.insert_id_bytes_ += r.Bytes(r.Varint());
-      s.insert_id_offsets_.push_back(static_cast<uint32_t>(s.insert_id_bytes_.size()));
+      const std::string_view id = r.Bytes(r.Varint());
+      std::vector<char>& bytes_out = s.insert_id_bytes_.owned();
+      bytes_out.insert(bytes_out.end(), id.begin(), id.end());
+      s.insert_id_offsets_.owned().push_back(static_cast<uint32_t>(bytes_out.size()));
     }
     if (!r.ok() || !r.done()) return DataLoss("bad insert id column");
   }
   {
     Reader r = section(kSessions);
-    s.session_.reserve(n);
-    for (size_t e = 0; e < n && r.ok(); ++e) s.session_.push_back(UnZigZag(r.Varint()));
+    s.session_.owned().reserve(n);
+    for (size_t e = 0; e < n && r.ok(); ++e) s.session_.owned().push_back(UnZigZag(r.Varint()));
     if (!r.ok() || !r.done()) return DataLoss("bad session column");
   }
   {
@@ -391,56 +622,30 @@ absl::StatusOr<SegmentPtr> SegmentCodec::Decode(std::string_view bytes) {
     s.devices_ = dict.Strings();
     if (!dict.ok() || !dict.done()) return DataLoss("bad device dictionary");
     Reader r = section(kDevices);
-    s.device_.reserve(n);
+    s.device_.owned().reserve(n);
     for (size_t e = 0; e < n && r.ok(); ++e) {
       uint64_t code = r.Varint();
       if (code > s.devices_.size()) return DataLoss("device code out of range");
-      s.device_.push_back(code == 0 ? kNoCode : static_cast<uint32_t>(code - 1));
+      s.device_.owned().push_back(code == 0 ? kNoCode : static_cast<uint32_t>(code - 1));
     }
     if (!r.ok() || !r.done()) return DataLoss("bad device column");
   }
   {
     Reader r = section(kValues);
-    uint64_t count = r.Count();
-    for (uint64_t i = 0; i < count && r.ok(); ++i) {
-      uint8_t kind = r.Byte();
-      switch (kind) {
-        case static_cast<uint8_t>(PropertyValue::Kind::kNull):
-          s.values_.push_back(PropertyValue::Null());
-          break;
-        case static_cast<uint8_t>(PropertyValue::Kind::kBool):
-          s.values_.push_back(PropertyValue::Bool(r.Byte() != 0));
-          break;
-        case static_cast<uint8_t>(PropertyValue::Kind::kNumber): {
-          uint64_t bits = r.Fixed64();
-          double d;
-          std::memcpy(&d, &bits, sizeof d);
-          s.values_.push_back(PropertyValue::Number(d));
-          break;
-        }
-        case static_cast<uint8_t>(PropertyValue::Kind::kString):
-          s.values_.push_back(PropertyValue::String(r.String()));
-          break;
-        case static_cast<uint8_t>(PropertyValue::Kind::kJson):
-          s.values_.push_back(PropertyValue::Json(r.String()));
-          break;
-        default:
-          return DataLoss("unknown value kind");
-      }
-    }
-    if (!r.ok() || !r.done()) return DataLoss("bad value dictionary");
+    if (!DecodeValues(r, &s.values_)) return DataLoss("bad value dictionary");
   }
   for (bool user_scope : {false, true}) {
     Reader r = section(user_scope ? kUserProperties : kEventProperties);
     std::vector<std::string>& keys = user_scope ? s.user_keys_ : s.event_keys_;
     std::vector<PropertyColumn>& columns = user_scope ? s.user_columns_ : s.event_columns_;
     if (!DecodeProperties(r, n, &keys, &columns)) return DataLoss("bad property columns");
-    for (const PropertyColumn& c : columns) {
-      for (uint32_t v : c.values) {
+    for (PropertyColumn& c : columns) {
+      for (uint32_t v : c.values.owned()) {
         if (v >= s.values_.size()) return DataLoss("property value code out of range");
       }
     }
   }
+  s.Seal();
   return segment;
 }
 

@@ -206,31 +206,34 @@ absl::StatusOr<SegmentPtr> Segment::Merge(const std::vector<const Segment*>& inp
   // 3. The columns, in the merged order.
   const size_t n = order.size();
   out.groups_ = std::move(groups);
-  out.group_offsets_ = std::move(group_offsets);
+  out.group_offsets_.owned() = std::move(group_offsets);
   out.ReserveColumns(n);
+  std::vector<char>& insert_id_bytes = out.insert_id_bytes_.owned();
   for (uint32_t o = 0; o < n; ++o) {
     const Ref r = order[o];
     const Segment& s = *inputs[r.input];
-    out.time_ms_.push_back(s.time_ms(r.event));
-    out.event_type_.push_back(type_map[r.input][s.event_type_code(r.event)]);
-    out.insert_id_bytes_ += s.insert_id(r.event);
-    out.insert_id_offsets_.push_back(static_cast<uint32_t>(out.insert_id_bytes_.size()));
-    out.session_.push_back(s.session_column(r.event));
+    out.time_ms_.owned().push_back(s.time_ms(r.event));
+    out.event_type_.owned().push_back(type_map[r.input][s.event_type_code(r.event)]);
+    const std::string_view id = s.insert_id(r.event);
+    insert_id_bytes.insert(insert_id_bytes.end(), id.begin(), id.end());
+    out.insert_id_offsets_.owned().push_back(static_cast<uint32_t>(insert_id_bytes.size()));
+    out.session_.owned().push_back(s.session_column(r.event));
     const uint32_t device = s.device_code(r.event);
-    out.device_.push_back(device == kNoCode ? kNoCode : device_map[r.input][device]);
+    out.device_.owned().push_back(device == kNoCode ? kNoCode : device_map[r.input][device]);
     for (bool user_scope : {false, true}) {
       std::vector<PropertyColumn>& columns = user_scope ? out.user_columns_ : out.event_columns_;
       const EventProperties& p = props[user_scope][r.input];
       for (uint32_t j = p.offsets[r.event]; j < p.offsets[r.event + 1]; ++j) {
         PropertyColumn& column = columns[key_map[user_scope][r.input][p.entries[j].first]];
-        column.events.push_back(o);
-        column.values.push_back(value_map[r.input][p.entries[j].second]);
+        column.events.owned().push_back(o);
+        column.values.owned().push_back(value_map[r.input][p.entries[j].second]);
       }
     }
-    if (out.insert_id_bytes_.size() > UINT32_MAX) {
+    if (insert_id_bytes.size() > UINT32_MAX) {
       return absl::InvalidArgumentError("segment too large: insert ids exceed 4 GiB");
     }
   }
+  out.Seal();
   return segment;
 }
 

@@ -92,9 +92,7 @@ absl::Status SegmentStore::Load(OpenReport* report) {
     }
     for (const Found& f : kept) {
       std::string path = Join(project.dir, f.file);
-      absl::StatusOr<std::string> bytes = ReadFileToString(env, path);
-      if (!bytes.ok()) return bytes.status();
-      absl::StatusOr<SegmentPtr> segment = SegmentCodec::Decode(*bytes);
+      absl::StatusOr<SegmentPtr> segment = ReadSegment(path);
       if (segment.ok() && (*segment)->project() != name) {
         segment = absl::DataLossError("segment of another project");
       }
@@ -203,8 +201,20 @@ bool SegmentStore::IsStored(Project& project, bool is_user, std::string_view id,
   return false;
 }
 
-absl::Status SegmentStore::WriteSegment(const Project& project, uint64_t first, uint64_t last,
-                                        const Segment& segment) {
+absl::StatusOr<SegmentPtr> SegmentStore::ReadSegment(const std::string& path) const {
+  Env& env = *options_.env;
+  if (options_.map_files) {
+    absl::StatusOr<ReadOnlyMappingPtr> file = env.MapReadOnly(path);
+    if (!file.ok()) return file.status();
+    return SegmentCodec::Decode(std::shared_ptr<const ReadOnlyMapping>(*std::move(file)));
+  }
+  absl::StatusOr<std::string> bytes = ReadFileToString(env, path);
+  if (!bytes.ok()) return bytes.status();
+  return SegmentCodec::Decode(*bytes);
+}
+
+absl::StatusOr<SegmentPtr> SegmentStore::WriteSegment(const Project& project, uint64_t first,
+                                                      uint64_t last, SegmentPtr segment) {
   Env& env = *options_.env;
   if (absl::Status s = env.CreateDir(project.dir); !s.ok()) return s;
   if (project.segments.empty()) {
@@ -212,8 +222,15 @@ absl::Status SegmentStore::WriteSegment(const Project& project, uint64_t first, 
     if (absl::Status s = env.SyncDir(options_.dir); !s.ok()) return s;
   }
   std::string path = Join(project.dir, SegmentName(first, last));
-  absl::Status written = WriteFileAtomically(env, project.dir, path, SegmentCodec::Encode(segment));
-  return written;
+  if (absl::Status s = WriteFileAtomically(env, project.dir, path, SegmentCodec::Encode(*segment));
+      !s.ok()) {
+    return s;
+  }
+  if (!options_.map_files) return segment;
+  // The written file, mapped, replaces the heap columns. Should it not map or decode (the
+  // file is durable and the next Open reads or quarantines it), the heap copy serves.
+  absl::StatusOr<SegmentPtr> mapped = ReadSegment(path);
+  return mapped.ok() ? *std::move(mapped) : segment;
 }
 
 absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
@@ -269,13 +286,14 @@ absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
     absl::StatusOr<SegmentPtr> segment = Segment::Build(name, std::move(kept));
     if (!segment.ok()) return segment.status();
     uint64_t sequence = next_sequence_++;
-    if (absl::Status s = WriteSegment(project, sequence, sequence, **segment); !s.ok()) {
+    absl::StatusOr<SegmentPtr> stored = WriteSegment(project, sequence, sequence, *segment);
+    if (!stored.ok()) {
       // The file may exist without a durable directory entry: remove it so that a retry of the
       // call does not store the events twice.
       (void)options_.env->RemoveFile(Join(project.dir, SegmentName(sequence, sequence)));
-      return s;
+      return stored.status();
     }
-    project.segments.push_back(StoredSegment{sequence, sequence, *std::move(segment)});
+    project.segments.push_back(StoredSegment{sequence, sequence, *std::move(stored)});
     project.dedup_filter.insert(kept_hashes.begin(), kept_hashes.end());
     Publish(project);
     result.stored += count;
@@ -316,7 +334,8 @@ absl::StatusOr<int> SegmentStore::Merge() {
       absl::StatusOr<SegmentPtr> merged = Segment::Merge(sources);
       if (!merged.ok()) return merged.status();
       uint64_t first = project.segments[i].first, last = project.segments[j - 1].last;
-      if (absl::Status s = WriteSegment(project, first, last, **merged); !s.ok()) return s;
+      merged = WriteSegment(project, first, last, *merged);
+      if (!merged.ok()) return merged.status();
       std::vector<StoredSegment> inputs(project.segments.begin() + i, project.segments.begin() + j);
       project.segments.erase(project.segments.begin() + i, project.segments.begin() + j);
       project.segments.insert(project.segments.begin() + i,
@@ -430,8 +449,9 @@ absl::StatusOr<int64_t> SegmentStore::RewriteWithout(Project& project, DropFn dr
       break;
     }
     // Same name: the rename replaces the old file atomically.
-    if (absl::Status st = WriteSegment(project, stored.first, stored.last, **rewritten); !st.ok()) {
-      failed = st;
+    rewritten = WriteSegment(project, stored.first, stored.last, *rewritten);
+    if (!rewritten.ok()) {
+      failed = rewritten.status();
       break;
     }
     project.large_group_ids.erase(stored.segment.get());
@@ -455,6 +475,16 @@ uint64_t SegmentStore::memory_bytes() const {
   uint64_t bytes = 0;
   for (const auto& [name, project] : projects_) {
     for (const StoredSegment& s : project->segments) bytes += s.segment->memory_bytes();
+    bytes += project->dedup_filter.capacity() * (sizeof(uint64_t) + 1);
+  }
+  return bytes;
+}
+
+uint64_t SegmentStore::mapped_bytes() const {
+  absl::MutexLock lock(&write_mu_);
+  uint64_t bytes = 0;
+  for (const auto& [name, project] : projects_) {
+    for (const StoredSegment& s : project->segments) bytes += s.segment->mapped_bytes();
   }
   return bytes;
 }

@@ -44,6 +44,11 @@ struct SegmentStoreOptions {
   // a growing segment absorbs the newest batches, and few small segments wait at any time.
   uint64_t merge_below_events = 1'000'000;
   uint64_t merge_fan_in = 8;
+  // Segments once written are read in place from their files, mapped read-only
+  // (SegmentCodec::Decode of a mapping): their columns live in the page cache, which the kernel
+  // reclaims under memory pressure, and only dictionaries and the dedup filter stay on the
+  // heap. False: every segment is decoded onto the heap.
+  bool map_files = true;
 };
 
 // What a project's queries read: the segments at one moment. `version` changes whenever the
@@ -107,7 +112,10 @@ class SegmentStore {
   // start and then hourly). Returns the number of events deleted.
   [[nodiscard]] absl::StatusOr<int64_t> ExpireBefore(int64_t cutoff_ms);
 
+  // Heap bytes: segments' dictionaries (and columns not mapped) and the dedup filters.
   uint64_t memory_bytes() const;
+  // Bytes of segment files mapped (page cache, reclaimable: see map_files).
+  uint64_t mapped_bytes() const;
 
   // Called after every publication of a project's snapshot (append, merge, deletion, expiry),
   // with the new Snapshot::version and whether the events changed (false for a merge). It runs
@@ -147,9 +155,12 @@ class SegmentStore {
   bool IsStored(Project& project, bool is_user, std::string_view id, std::string_view insert_id,
                 uint64_t hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   static uint64_t DedupHash(bool is_user, std::string_view id, std::string_view insert_id);
-  // Writes `segment` as the file for [first, last] (replacing any file of that name).
-  absl::Status WriteSegment(const Project& project, uint64_t first, uint64_t last,
-                            const Segment& segment);
+  // Writes `segment` as the file for [first, last] (replacing any file of that name) and
+  // returns the segment to keep: the written file mapped (map_files), else `segment`.
+  absl::StatusOr<SegmentPtr> WriteSegment(const Project& project, uint64_t first, uint64_t last,
+                                          SegmentPtr segment);
+  // Reads the segment file at `path` (mapped when map_files).
+  absl::StatusOr<SegmentPtr> ReadSegment(const std::string& path) const;
   // Makes the project's segments visible to queries; `events_changed` is false only when the
   // same events were reorganised (a merge), so that answers cached by version stay valid.
   void Publish(Project& project, bool events_changed = true)

@@ -1,13 +1,17 @@
 #include "analytics/store/segment.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 #include <string>
 #include <utility>
 
 #include "analytics/store/segment_codec.h"
+#include "common/file_env.h"
 
 namespace cohort::analytics::store {
 namespace {
@@ -76,7 +80,8 @@ TEST(SegmentTest, PropertiesAreSparseColumnsOverOneValueDictionary) {
   SegmentPtr s = *Segment::Build("p", Sample());
   std::optional<uint32_t> button = s->FindPropertyKey(false, "button");
   ASSERT_TRUE(button.has_value());
-  EXPECT_EQ(s->property_column(false, *button).events, (std::vector<uint32_t>{3, 4}));
+  const Column<uint32_t>& events = s->property_column(false, *button).events;
+  EXPECT_EQ(std::vector<uint32_t>(events.begin(), events.end()), (std::vector<uint32_t>{3, 4}));
   const PropertyValue* v = s->Property(false, *button, 4);
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(*v, PropertyValue::String("buy"));
@@ -240,8 +245,88 @@ TEST(SegmentCodecTest, EveryFlippedByteAndEveryTruncationIsDataLoss) {
 
 TEST(SegmentCodecTest, ANewerFormatIsUnimplementedNotCorrupt) {
   std::string bytes = SegmentCodec::Encode(**Segment::Build("p", Random(3, 5)));
-  bytes[7] = '2';
+  ASSERT_EQ(bytes.substr(0, 8), "COHSEG02");
+  bytes[7] = '3';
   EXPECT_EQ(SegmentCodec::Decode(bytes).status().code(), absl::StatusCode::kUnimplemented);
+}
+
+// Files written by version 1 (sessions 1-14; testdata/segment_v1.seg is Sample() as that
+// version encoded it) still decode, into memory, to the same segment.
+TEST(SegmentCodecTest, ReadsVersionOneFiles) {
+  std::ifstream in(std::string(COHORT_STORE_TESTDATA) + "/segment_v1.seg", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.substr(0, 8), "COHSEG01");
+  absl::StatusOr<SegmentPtr> v1 = SegmentCodec::Decode(bytes);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  SegmentPtr built = *Segment::Build("v1", Sample());
+  EXPECT_TRUE(SameSegment(**v1, *built));
+  EXPECT_EQ(SegmentCodec::Encode(**v1), SegmentCodec::Encode(*built));  // rewritten as version 2
+  EXPECT_EQ((*v1)->mapped_bytes(), 0u);
+  std::string damaged = bytes;
+  damaged[damaged.size() / 2] ^= 0x01;
+  EXPECT_EQ(SegmentCodec::Decode(damaged).status().code(), absl::StatusCode::kDataLoss);
+}
+
+class MappedSegmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mapped_segment_test." + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::shared_ptr<const ReadOnlyMapping> Map(const std::string& name, const std::string& bytes) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << bytes;
+    absl::StatusOr<ReadOnlyMappingPtr> mapping = PosixEnv().MapReadOnly(path);
+    EXPECT_TRUE(mapping.ok()) << mapping.status();
+    return mapping.ok() ? std::shared_ptr<const ReadOnlyMapping>(*std::move(mapping)) : nullptr;
+  }
+  std::filesystem::path dir_;
+};
+
+// A mapped version-2 file's columns are read in place: the segment answers as the one built,
+// holds only its dictionaries on the heap, and keeps the mapping alive.
+TEST_F(MappedSegmentTest, ColumnsAreReadInPlace) {
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    SegmentPtr built = *Segment::Build("p", Random(seed, 2000));
+    const std::string bytes = SegmentCodec::Encode(*built);
+    std::shared_ptr<const ReadOnlyMapping> file = Map("s.seg", bytes);
+    ASSERT_NE(file, nullptr);
+    const std::string_view mapped = file->data();
+    absl::StatusOr<SegmentPtr> decoded = SegmentCodec::Decode(std::move(file));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    const Segment& s = **decoded;
+    EXPECT_TRUE(SameSegment(s, *built)) << seed;
+    EXPECT_EQ(SegmentCodec::Encode(s), bytes);
+    EXPECT_EQ(s.mapped_bytes(), bytes.size());
+    // Columns are inside the mapping, not copies.
+    const char* id = s.insert_id(0).data();
+    EXPECT_GE(id, mapped.data());
+    EXPECT_LT(id, mapped.data() + mapped.size());
+    EXPECT_LT(s.memory_bytes(), built->memory_bytes() / 2) << seed;
+    // Decoding the same bytes from memory copies them.
+    absl::StatusOr<SegmentPtr> copied = SegmentCodec::Decode(bytes);
+    ASSERT_TRUE(copied.ok());
+    EXPECT_EQ((*copied)->mapped_bytes(), 0u);
+    EXPECT_TRUE(SameSegment(**copied, *built));
+  }
+}
+
+// A damaged mapped file is kDataLoss like a damaged buffer, whichever byte was hit.
+TEST_F(MappedSegmentTest, DamageIsDataLoss) {
+  const std::string bytes = SegmentCodec::Encode(**Segment::Build("p", Random(9, 50)));
+  for (size_t i = 0; i < bytes.size(); i += 7) {
+    std::string damaged = bytes;
+    damaged[i] ^= 0x04;
+    absl::StatusOr<SegmentPtr> d = SegmentCodec::Decode(Map("bad.seg", damaged));
+    ASSERT_FALSE(d.ok()) << "byte " << i;
+    EXPECT_TRUE(d.status().code() == absl::StatusCode::kDataLoss ||
+                d.status().code() == absl::StatusCode::kUnimplemented)
+        << d.status();
+  }
+  EXPECT_EQ(SegmentCodec::Decode(Map("empty.seg", "")).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

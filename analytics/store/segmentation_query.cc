@@ -130,7 +130,7 @@ class Labeler {
     // forward through its column. Entries are distinct and ascending, so e lies below position at +
     // (e - events[at])
     // + 1, and exactly there where the column is dense (a key every event has): try that first.
-    const std::vector<uint32_t>& events = ref.segment->property_column(false, *key).events;
+    const Column<uint32_t>& events = ref.segment->property_column(false, *key).events;
     const uint32_t e = ref.index;
     size_t& at = cursors_[ref.segment_number];
     if (at < events.size() && events[at] < e) {
