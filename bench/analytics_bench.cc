@@ -683,7 +683,8 @@ int main(int argc, char** argv) {
       "| peak RSS (VmHWM) after load / after queries / at the end, MB | %.0f / %.0f / "
       "%.0f |\n",
       hwm_after_load, hwm_after_queries, hwm_end);
-  std::printf("| RSS at the end, anonymous / file-backed, MB | %.0f / %.0f |\n", anon_end, file_end);
+  std::printf("| RSS at the end, anonymous / file-backed, MB | %.0f / %.0f |\n", anon_end,
+              file_end);
   std::printf("| first query after reopen (DAU UTC, actor view built), ms | %.0f |\n",
               first_query_ms);
   std::printf("| actor view alone, deviceToUser / none, ms | %.0f / %.0f |\n", view_ms[0],
