@@ -12,7 +12,7 @@
 //
 //   analytics_bench [--events=N] [--actors=N] [--seed=N] [--reps=N] [--ingest-reps=N]
 //                   [--clickhouse-reps=N (0: no ClickHouse)] [--ingest-rate=N]
-//                   [--max-staleness-ms=N] [--dir=/var/tmp]
+//                   [--max-staleness-ms=N] [--dir=/var/tmp] [--map-files=0|1]
 //   analytics_bench ... --profile-query=I [--profile-seconds=S]   (query I warm, for perf)
 #include <stdlib.h>
 #include <unistd.h>
@@ -83,6 +83,9 @@ struct Flags {
   int profile_query = -1;
   double profile_seconds = 30;
   std::string dir = "/var/tmp";
+  // SegmentStoreOptions::map_files: 0 keeps every segment's columns on the heap (the store
+  // before session 14), for comparison.
+  bool map_files = true;
 };
 
 [[noreturn]] void Die(const std::string& what, const absl::Status& status) {
@@ -124,9 +127,10 @@ double LoadAverage() {
   return one;
 }
 
-std::unique_ptr<SegmentStore> OpenStore(const std::string& dir,
+std::unique_ptr<SegmentStore> OpenStore(const std::string& dir, bool map_files,
                                         cohort::analytics::store::OpenReport* report = nullptr) {
-  absl::StatusOr<std::unique_ptr<SegmentStore>> store = SegmentStore::Open({.dir = dir}, report);
+  absl::StatusOr<std::unique_ptr<SegmentStore>> store =
+      SegmentStore::Open({.dir = dir, .map_files = map_files}, report);
   if (!store.ok()) Die("open " + dir, store.status());
   return *std::move(store);
 }
@@ -457,6 +461,9 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       ok = absl::SimpleAtoi(*v, &f->ingest_rate) && f->ingest_rate > 0;
     } else if (auto v = value("max-staleness-ms")) {
       ok = absl::SimpleAtoi(*v, &f->max_staleness_ms) && f->max_staleness_ms >= 0;
+    } else if (auto v = value("map-files")) {
+      ok = *v == "0" || *v == "1";
+      f->map_files = *v == "1";
     } else if (auto v = value("dir")) {
       f->dir = *v;
       ok = !f->dir.empty();
@@ -477,7 +484,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: analytics_bench [--events=N] [--actors=N] [--seed=N] [--reps=N] "
                  "[--ingest-reps=N] [--clickhouse-reps=N] [--ingest-rate=N] [--max-staleness-ms=N] "
-                 "[--dir=DIR] "
+                 "[--dir=DIR] [--map-files=0|1] "
                  "[--profile-query=I [--profile-seconds=S]]\n");
     return 2;
   }
@@ -500,7 +507,7 @@ int main(int argc, char** argv) {
   absl::Duration generate_time, append_time, merge_time;
   int64_t stored = 0, duplicates = 0, batches = 0, merges = 0;
   {
-    std::unique_ptr<SegmentStore> store = OpenStore(dir);
+    std::unique_ptr<SegmentStore> store = OpenStore(dir, flags.map_files);
     std::vector<an::Event> batch;
     while (true) {
       batch.clear();
@@ -533,7 +540,7 @@ int main(int argc, char** argv) {
   // ---- Reopen: a true cold start ----
   cohort::analytics::store::OpenReport open_report;
   absl::Time t = absl::Now();
-  std::unique_ptr<SegmentStore> store = OpenStore(dir, &open_report);
+  std::unique_ptr<SegmentStore> store = OpenStore(dir, flags.map_files, &open_report);
   const double open_ms = Ms(absl::Now() - t);
   const uint64_t store_memory = store->memory_bytes();
   const uint64_t store_mapped = store->mapped_bytes();
@@ -646,12 +653,12 @@ int main(int argc, char** argv) {
   std::printf("## Analytics engine: embedded store (bench/analytics_bench.cc)\n\n");
   std::printf(
       "`analytics_bench --events=%lld --actors=%lld --seed=%llu --reps=%d --ingest-reps=%d "
-      "--clickhouse-reps=%d --ingest-rate=%lld` (store under %s); load average %.1f at the "
-      "start, %.1f after the embedded part.\n\n",
+      "--clickhouse-reps=%d --ingest-rate=%lld --map-files=%d` (store under %s); load average "
+      "%.1f at the start, %.1f after the embedded part.\n\n",
       static_cast<long long>(flags.events), static_cast<long long>(flags.actors),
       static_cast<unsigned long long>(flags.seed), flags.reps, flags.ingest_reps,
-      flags.clickhouse_reps, static_cast<long long>(flags.ingest_rate), flags.dir.c_str(),
-      load_at_start, load_after_embedded);
+      flags.clickhouse_reps, static_cast<long long>(flags.ingest_rate), flags.map_files ? 1 : 0,
+      flags.dir.c_str(), load_at_start, load_after_embedded);
   std::printf(
       "Data: %lld events sent (%lld resends, %lld anonymous, %lld with a session_id, %lld out of "
       "order by up to %.1f min), %lld stored, %lld dropped as duplicates.\n\n",

@@ -258,10 +258,16 @@ absl::StatusOr<std::string> ReadFileToString(Env& env, const std::string& path) 
 
 absl::Status WriteFileAtomically(Env& env, const std::string& dir, const std::string& path,
                                  std::string_view data) {
+  return WriteFileAtomically(env, dir, path,
+                             [data](WritableFile& file) { return file.Append(data); });
+}
+
+absl::Status WriteFileAtomically(Env& env, const std::string& dir, const std::string& path,
+                                 absl::FunctionRef<absl::Status(WritableFile&)> write) {
   const std::string tmp = path + ".tmp";
   absl::StatusOr<WritableFilePtr> file = env.NewAppendableFile(tmp, /*truncate=*/true);
   if (!file.ok()) return file.status();
-  absl::Status status = (*file)->Append(data);
+  absl::Status status = write(**file);
   if (status.ok()) status = (*file)->Sync();
   const absl::Status close = (*file)->Close();
   if (status.ok()) status = close;

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -110,5 +111,11 @@ Env& PosixEnv();
 // its old or its new contents.
 [[nodiscard]] absl::Status WriteFileAtomically(Env& env, const std::string& dir,
                                                const std::string& path, std::string_view data);
+// As above, with the contents appended by `write` to the open temporary file (in as many pieces
+// as it likes, so that large contents need not be in memory at once); an error from `write`
+// leaves `path` as it was.
+[[nodiscard]] absl::Status WriteFileAtomically(
+    Env& env, const std::string& dir, const std::string& path,
+    absl::FunctionRef<absl::Status(WritableFile&)> write);
 
 }  // namespace cohort

@@ -1,9 +1,11 @@
+// Segment files: version 2 written, versions 1 and 2 read (segment_codec.h).
 #include "analytics/store/segment_codec.h"
 
 #include <bit>
 #include <cstring>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
 
@@ -187,28 +189,56 @@ constexpr size_t kV2HeaderBytes = 16;  // u32 tag, u32 zero, u64 payload length
 
 size_t PaddingAfter(size_t n) { return (8 - n % 8) % 8; }
 
-void AppendU32(std::string& out, uint32_t v) {
-  char b[4];
-  std::memcpy(b, &v, 4);
-  out.append(b, 4);
-}
-void AppendU64(std::string& out, uint64_t v) {
-  char b[8];
-  std::memcpy(b, &v, 8);
-  out.append(b, 8);
-}
+// A version-2 file as it is written: pieces go to `write` (small ones gathered into one buffer,
+// column-sized ones passed through without a copy) while the file's CRC32C accumulates. The
+// first error of `write` stops the output and is kept.
+class FileOut {
+ public:
+  explicit FileOut(absl::FunctionRef<absl::Status(std::string_view)> write) : write_(write) {}
 
-// Appends one version-2 section: header, payload, zero padding to a multiple of 8 bytes.
-void SectionV2(std::string& out, uint32_t tag, std::string_view payload) {
-  AppendU32(out, tag);
-  AppendU32(out, 0);
-  AppendU64(out, payload.size());
-  out.append(payload);
-  out.append(PaddingAfter(payload.size()), '\0');
-}
-void SectionV2(std::string& out, V2 tag, std::string_view payload) {
-  SectionV2(out, static_cast<uint32_t>(tag), payload);
-}
+  void Append(std::string_view bytes) {
+    crc_ = Crc32cExtend(crc_, bytes.data(), bytes.size());
+    if (bytes.size() < kDirectBytes) {
+      buffer_.append(bytes);
+      if (buffer_.size() >= kDirectBytes) Flush();
+      return;
+    }
+    Flush();
+    if (status_.ok()) status_ = write_(bytes);
+  }
+  // Header, then the payload's pieces (whose sizes add up to `length`), then the padding.
+  void BeginSection(uint32_t tag, uint64_t length) {
+    char header[kV2HeaderBytes] = {};
+    std::memcpy(header, &tag, 4);
+    std::memcpy(header + 8, &length, 8);
+    Append(std::string_view(header, sizeof header));
+    padding_ = PaddingAfter(length);
+  }
+  void EndSection() { Append(std::string_view("\0\0\0\0\0\0\0", padding_)); }
+  void Section(uint32_t tag, std::string_view payload) {
+    BeginSection(tag, payload.size());
+    Append(payload);
+    EndSection();
+  }
+  void Section(V2 tag, std::string_view payload) { Section(static_cast<uint32_t>(tag), payload); }
+  uint32_t crc() const { return crc_; }
+  absl::Status Finish() {
+    Flush();
+    return status_;
+  }
+
+ private:
+  static constexpr size_t kDirectBytes = 256 * 1024;
+  void Flush() {
+    if (status_.ok() && !buffer_.empty()) status_ = write_(buffer_);
+    buffer_.clear();
+  }
+  absl::FunctionRef<absl::Status(std::string_view)> write_;
+  std::string buffer_;
+  uint32_t crc_ = 0;
+  size_t padding_ = 0;
+  absl::Status status_;
+};
 
 template <typename T>
 std::string_view Raw(const Column<T>& c) {
@@ -222,14 +252,17 @@ std::string StringsPayload(const std::vector<std::string>& v) {
 }
 
 // Per key: u32 m, then the m event indexes, then the m value codes.
-std::string ColumnsPayload(const std::vector<PropertyColumn>& columns) {
-  std::string out;
+void ColumnsSection(FileOut& out, V2 tag, const std::vector<PropertyColumn>& columns) {
+  uint64_t length = 0;
+  for (const PropertyColumn& c : columns) length += 4 + 8 * uint64_t{c.events.size()};
+  out.BeginSection(static_cast<uint32_t>(tag), length);
   for (const PropertyColumn& c : columns) {
-    AppendU32(out, static_cast<uint32_t>(c.events.size()));
-    out.append(Raw(c.events));
-    out.append(Raw(c.values));
+    const uint32_t m = static_cast<uint32_t>(c.events.size());
+    out.Append(std::string_view(reinterpret_cast<const char*>(&m), 4));
+    out.Append(Raw(c.events));
+    out.Append(Raw(c.values));
   }
-  return out;
+  out.EndSection();
 }
 
 std::string ValuesPayload(const std::vector<PropertyValue>& values) {
@@ -354,14 +387,24 @@ absl::StatusOr<std::vector<std::string_view>> SplitV2(std::string_view bytes) {
 
 }  // namespace
 
-std::string SegmentCodec::Encode(const Segment& s) {
+std::string SegmentCodec::Encode(const Segment& segment) {
   std::string out;
-  out.reserve(256 + s.event_count() * 48 + s.insert_id_bytes_.size());
-  out.append(kMagicV2);
+  absl::Status status = EncodeTo(segment, [&out](std::string_view piece) {
+    out.append(piece);
+    return absl::OkStatus();
+  });
+  (void)status;  // appending to a string does not fail
+  return out;
+}
+
+absl::Status SegmentCodec::EncodeTo(const Segment& s,
+                                    absl::FunctionRef<absl::Status(std::string_view)> write) {
+  FileOut out(write);
+  out.Append(kMagicV2);
   {
     Writer w;
     w.String(s.project_);
-    SectionV2(out, V2::kProject, w.out());
+    out.Section(V2::kProject, w.out());
   }
   {
     Writer w;
@@ -370,26 +413,25 @@ std::string SegmentCodec::Encode(const Segment& s) {
       w.Byte(g.is_user ? 1 : 0);
       w.String(g.id);
     }
-    SectionV2(out, V2::kGroups, w.out());
+    out.Section(V2::kGroups, w.out());
   }
-  SectionV2(out, V2::kGroupOffsets, Raw(s.group_offsets_));
-  SectionV2(out, V2::kTimes, Raw(s.time_ms_));
-  SectionV2(out, V2::kEventTypes, Raw(s.event_type_));
-  SectionV2(out, V2::kInsertIdOffsets, Raw(s.insert_id_offsets_));
-  SectionV2(out, V2::kInsertIdBytes, Raw(s.insert_id_bytes_));
-  SectionV2(out, V2::kSessions, Raw(s.session_));
-  SectionV2(out, V2::kDevices, Raw(s.device_));
-  SectionV2(out, V2::kEventTypeDict, StringsPayload(s.event_types_));
-  SectionV2(out, V2::kDeviceDict, StringsPayload(s.devices_));
-  SectionV2(out, V2::kEventKeys, StringsPayload(s.event_keys_));
-  SectionV2(out, V2::kEventColumns, ColumnsPayload(s.event_columns_));
-  SectionV2(out, V2::kUserKeys, StringsPayload(s.user_keys_));
-  SectionV2(out, V2::kUserColumns, ColumnsPayload(s.user_columns_));
-  SectionV2(out, V2::kValues, ValuesPayload(s.values_));
-  std::string crc;
-  AppendU32(crc, MaskCrc(Crc32c(out)));
-  SectionV2(out, kEndTag, crc);
-  return out;
+  out.Section(V2::kGroupOffsets, Raw(s.group_offsets_));
+  out.Section(V2::kTimes, Raw(s.time_ms_));
+  out.Section(V2::kEventTypes, Raw(s.event_type_));
+  out.Section(V2::kInsertIdOffsets, Raw(s.insert_id_offsets_));
+  out.Section(V2::kInsertIdBytes, Raw(s.insert_id_bytes_));
+  out.Section(V2::kSessions, Raw(s.session_));
+  out.Section(V2::kDevices, Raw(s.device_));
+  out.Section(V2::kEventTypeDict, StringsPayload(s.event_types_));
+  out.Section(V2::kDeviceDict, StringsPayload(s.devices_));
+  out.Section(V2::kEventKeys, StringsPayload(s.event_keys_));
+  ColumnsSection(out, V2::kEventColumns, s.event_columns_);
+  out.Section(V2::kUserKeys, StringsPayload(s.user_keys_));
+  ColumnsSection(out, V2::kUserColumns, s.user_columns_);
+  out.Section(V2::kValues, ValuesPayload(s.values_));
+  const uint32_t crc = MaskCrc(out.crc());
+  out.Section(kEndTag, std::string_view(reinterpret_cast<const char*>(&crc), 4));
+  return out.Finish();
 }
 
 absl::StatusOr<SegmentPtr> SegmentCodec::Decode(std::string_view bytes) {
@@ -521,6 +563,7 @@ absl::StatusOr<SegmentPtr> SegmentCodec::DecodeAny(std::string_view bytes,
   return segment;
 }
 
+// Version 1, read only: varint columns decoded onto the heap.
 absl::StatusOr<SegmentPtr> SegmentCodec::DecodeV1(std::string_view bytes) {
   Reader file(bytes.substr(kMagicV1.size()));
   std::vector<std::string_view> sections;

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "analytics/store/segment.h"
 #include "common/file_env.h"
@@ -34,12 +35,18 @@ class SegmentCodec {
  public:
   // The segment as a version-2 file.
   static std::string Encode(const Segment& segment);
+  // Writes what Encode returns through `write`, in pieces, without holding the file in memory
+  // (columns are passed through uncopied, small sections gathered into buffers of at most a
+  // few hundred KB). Returns the first error of `write`, after which it writes nothing more.
+  [[nodiscard]] static absl::Status EncodeTo(
+      const Segment& segment, absl::FunctionRef<absl::Status(std::string_view)> write);
   // A segment owning a copy of everything in `bytes`.
   // Errors: kDataLoss (bad magic, checksum mismatch, truncation, inconsistent columns);
   // kUnimplemented for a newer format version.
   [[nodiscard]] static absl::StatusOr<SegmentPtr> Decode(std::string_view bytes);
-  // As Decode(bytes) of the mapped file, but a version-2 file's fixed-width columns are read in
-  // place: the segment keeps `file` alive and views it (only its dictionaries are on the heap).
+  // As Decode(bytes) of the mapped file (non-null), but a version-2 file's fixed-width columns
+  // are read in place: the segment keeps `file` alive and views it (only its dictionaries are on
+  // the heap).
   // A version-1 file is decoded into memory.
   [[nodiscard]] static absl::StatusOr<SegmentPtr> Decode(
       std::shared_ptr<const ReadOnlyMapping> file);

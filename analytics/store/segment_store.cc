@@ -222,7 +222,14 @@ absl::StatusOr<SegmentPtr> SegmentStore::WriteSegment(const Project& project, ui
     if (absl::Status s = env.SyncDir(options_.dir); !s.ok()) return s;
   }
   std::string path = Join(project.dir, SegmentName(first, last));
-  if (absl::Status s = WriteFileAtomically(env, project.dir, path, SegmentCodec::Encode(*segment));
+  // Streamed: a merged segment's file is never whole in memory.
+  if (absl::Status s = WriteFileAtomically(env, project.dir, path,
+                                           [&segment](WritableFile& file) {
+                                             return SegmentCodec::EncodeTo(
+                                                 *segment, [&file](std::string_view piece) {
+                                                   return file.Append(piece);
+                                                 });
+                                           });
       !s.ok()) {
     return s;
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -248,6 +249,30 @@ TEST(SegmentCodecTest, ANewerFormatIsUnimplementedNotCorrupt) {
   ASSERT_EQ(bytes.substr(0, 8), "COHSEG02");
   bytes[7] = '3';
   EXPECT_EQ(SegmentCodec::Decode(bytes).status().code(), absl::StatusCode::kUnimplemented);
+}
+
+// EncodeTo streams exactly Encode's bytes, large columns as their own pieces, and stops at the
+// first error of its writer.
+TEST(SegmentCodecTest, EncodeToStreamsEncodeAndStopsAtTheFirstError) {
+  SegmentPtr s = *Segment::Build("p", Random(5, 40000));
+  const std::string whole = SegmentCodec::Encode(*s);
+  std::string streamed;
+  size_t pieces = 0, largest = 0;
+  ASSERT_TRUE(SegmentCodec::EncodeTo(*s, [&](std::string_view piece) {
+                ++pieces;
+                largest = std::max(largest, piece.size());
+                streamed.append(piece);
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(streamed, whole);
+  EXPECT_GT(pieces, 3u);
+  EXPECT_LT(largest, whole.size() / 2);
+  int calls = 0;
+  absl::Status failed = SegmentCodec::EncodeTo(*s, [&](std::string_view) {
+    return ++calls == 2 ? absl::ResourceExhaustedError("disk full") : absl::OkStatus();
+  });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(calls, 2);
 }
 
 // Files written by version 1 (sessions 1-14; testdata/segment_v1.seg is Sample() as that
