@@ -240,7 +240,10 @@ void Segment::Seal() {
       c.values.Seal();
     }
   }
+  Finish();
 }
+
+void Segment::Finish() { memory_bytes_ = ComputeMemoryBytes(); }
 
 std::optional<uint32_t> Segment::FindGroup(bool is_user, std::string_view id) const {
   using KeyView = std::pair<bool, std::string_view>;  // GroupKey's order
@@ -320,7 +323,7 @@ Event Segment::ToEvent(size_t e) const {
   return event;
 }
 
-uint64_t Segment::memory_bytes() const {
+uint64_t Segment::ComputeMemoryBytes() const {
   uint64_t bytes = sizeof(Segment);
   auto strings = [](const std::vector<std::string>& v) {
     uint64_t b = v.capacity() * sizeof(std::string);

@@ -134,7 +134,7 @@ class Segment {
   Event ToEvent(size_t e) const;
 
   // Heap bytes the segment holds (owned columns and dictionaries), for the store's budget.
-  uint64_t memory_bytes() const;
+  uint64_t memory_bytes() const { return memory_bytes_; }
   // Bytes of the file mapping its columns view (0 when it owns them): page cache, which the
   // kernel reclaims under memory pressure and reads back on access.
   uint64_t mapped_bytes() const { return mapped_bytes_; }
@@ -144,8 +144,11 @@ class Segment {
   Segment() = default;
   // Room for `n` events in the columns, and one column per property key (keys set before).
   void ReserveColumns(size_t n);
-  // Ends building: the columns read what was built.
+  // Ends building: the columns read what was built; then Finish().
   void Seal();
+  // Ends construction (Build, Merge, Decode): counts memory_bytes().
+  void Finish();
+  uint64_t ComputeMemoryBytes() const;
 
   std::string project_;
   std::vector<GroupKey> groups_;
@@ -167,6 +170,7 @@ class Segment {
   // The file mapping the columns view (null when they are owned), kept alive with the segment.
   std::shared_ptr<const void> file_;
   uint64_t mapped_bytes_ = 0;
+  uint64_t memory_bytes_ = 0;
 };
 
 }  // namespace cohort::analytics::store

@@ -560,6 +560,7 @@ absl::StatusOr<SegmentPtr> SegmentCodec::DecodeAny(std::string_view bytes,
     s.mapped_bytes_ = bytes.size();
     s.file_ = std::move(file);
   }
+  s.Finish();
   return segment;
 }
 

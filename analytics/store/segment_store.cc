@@ -138,6 +138,16 @@ void SegmentStore::Publish(Project& project, bool events_changed) {
     version = snapshot->version;
     slot = std::move(snapshot);
   }
+  uint64_t heap = 0, mapped = 0;
+  for (const auto& [name, p] : projects_) {
+    heap += p->dedup_filter.capacity() * (sizeof(uint64_t) + 1);
+    for (const StoredSegment& s : p->segments) {
+      heap += s.segment->memory_bytes();
+      mapped += s.segment->mapped_bytes();
+    }
+  }
+  memory_bytes_.store(heap, std::memory_order_relaxed);
+  mapped_bytes_.store(mapped, std::memory_order_relaxed);
   if (listener_) listener_(project.name, version, events_changed);
 }
 
@@ -475,25 +485,6 @@ absl::StatusOr<int64_t> SegmentStore::RewriteWithout(Project& project, DropFn dr
   }
   if (!failed.ok()) return failed;
   return deleted;
-}
-
-uint64_t SegmentStore::memory_bytes() const {
-  absl::MutexLock lock(&write_mu_);
-  uint64_t bytes = 0;
-  for (const auto& [name, project] : projects_) {
-    for (const StoredSegment& s : project->segments) bytes += s.segment->memory_bytes();
-    bytes += project->dedup_filter.capacity() * (sizeof(uint64_t) + 1);
-  }
-  return bytes;
-}
-
-uint64_t SegmentStore::mapped_bytes() const {
-  absl::MutexLock lock(&write_mu_);
-  uint64_t bytes = 0;
-  for (const auto& [name, project] : projects_) {
-    for (const StoredSegment& s : project->segments) bytes += s.segment->mapped_bytes();
-  }
-  return bytes;
 }
 
 }  // namespace cohort::analytics::store

@@ -17,6 +17,7 @@
 // snapshots are cheap and never block on them for long.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,10 +113,11 @@ class SegmentStore {
   // start and then hourly). Returns the number of events deleted.
   [[nodiscard]] absl::StatusOr<int64_t> ExpireBefore(int64_t cutoff_ms);
 
-  // Heap bytes: segments' dictionaries (and columns not mapped) and the dedup filters.
-  uint64_t memory_bytes() const;
-  // Bytes of segment files mapped (page cache, reclaimable: see map_files).
-  uint64_t mapped_bytes() const;
+  // Heap bytes: segments' dictionaries (and columns not mapped) and the dedup filters. As of
+  // the last publication; never waits for a write in progress.
+  uint64_t memory_bytes() const { return memory_bytes_.load(std::memory_order_relaxed); }
+  // Bytes of segment files mapped (page cache, reclaimable: see map_files); as memory_bytes().
+  uint64_t mapped_bytes() const { return mapped_bytes_.load(std::memory_order_relaxed); }
 
   // Called after every publication of a project's snapshot (append, merge, deletion, expiry),
   // with the new Snapshot::version and whether the events changed (false for a merge). It runs
@@ -180,6 +182,9 @@ class SegmentStore {
   uint64_t next_version_ ABSL_GUARDED_BY(write_mu_) = 1;
   PublishListener listener_ ABSL_GUARDED_BY(write_mu_);
   int64_t expire_before_ms_ ABSL_GUARDED_BY(write_mu_) = INT64_MIN;
+  // Totals over every project, recounted at each publication.
+  std::atomic<uint64_t> memory_bytes_{0};
+  std::atomic<uint64_t> mapped_bytes_{0};
   // Snapshots are read under their own lock so queries never wait for a segment write.
   mutable absl::Mutex snapshot_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Snapshot>> snapshots_

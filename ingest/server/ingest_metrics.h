@@ -18,6 +18,8 @@
 //   cohort_wal_recovery_quarantined_segments, cohort_wal_recovery_truncated_bytes
 //   cohort_ingest_dedup_entries, cohort_ingest_dedup_evicted_early_total,
 //   cohort_ingest_rate_limited_actors (ingest_server.cc)
+//   cohort_store_heap_bytes, cohort_store_mapped_bytes   the embedded store's memory: heap, and
+//       segment files read in place (page cache) (ingest_server.cc)
 //   cohort_ingest_secret_reload_failures_total{file}
 //   cohort_ingest_ready                              1 while /readyz answers 200
 //

@@ -179,6 +179,22 @@ void RegisterWalMetrics(Registry& registry, wal::Wal& wal, std::vector<CollectHo
   }));
 }
 
+// The embedded store's memory: heap (what a memory limit must cover) and mapped segment files
+// (page cache, reclaimed under pressure).
+void RegisterStoreMetrics(Registry& registry, const analytics::store::SegmentStore& store,
+                          std::vector<CollectHookHandle>& hooks) {
+  Gauge& heap = registry.AddGauge(
+      "cohort_store_heap_bytes",
+      "Heap held by the embedded store: segment dictionaries and the dedup filter.");
+  Gauge& mapped = registry.AddGauge(
+      "cohort_store_mapped_bytes",
+      "Segment files the embedded store reads in place (page cache, reclaimable).");
+  hooks.push_back(registry.AddCollectHook([s = &store, h = &heap, m = &mapped] {
+    h->Set(static_cast<double>(s->memory_bytes()));
+    m->Set(static_cast<double>(s->mapped_bytes()));
+  }));
+}
+
 // The admission state: how full the dedup window and the rate limiter are, and whether the
 // window forgets ids before their time (a sign max_entries is too small for the event rate).
 void RegisterAdmissionMetrics(Registry& registry, const DedupWindow& dedup,
@@ -492,6 +508,7 @@ absl::Status IngestServer::Parts::StartSinks() {
       return absl::Status(opened.status().code(),
                           absl::StrCat("event store: ", opened.status().message()));
     }
+    RegisterStoreMetrics(registry, (*opened)->segments(), hooks);
     store = *std::move(opened);
     spdlog::info("event store: {} events in {} segments loaded in {}", report.events,
                  report.segments, absl::FormatDuration(absl::Now() - start));

@@ -374,6 +374,11 @@ TEST_F(IngestServerTest, AcknowledgedEventsAreAnsweredByTheQueryApiWithinASecond
     for (const json& v : answer["result"]["values"]) active += v.get<int64_t>();
   }
   EXPECT_EQ(active, 2);  // two devices
+  // The stored segment is read in place from its mapped file.
+  const std::string metrics = Get(server_->metrics_port(), "/metrics").body;
+  EXPECT_TRUE(absl::StrContains(metrics, "cohort_store_heap_bytes ")) << metrics;
+  EXPECT_FALSE(absl::StrContains(metrics, "cohort_store_mapped_bytes 0\n")) << metrics;
+  EXPECT_TRUE(absl::StrContains(metrics, "cohort_store_mapped_bytes ")) << metrics;
 
   // A repeat is answered from the result cache, until the data changes. The answer above may
   // have come from a view built before the last of the five events landed (the sink may deliver
