@@ -76,8 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     body = ValidBody();
     for (size_t i = 0; i + 3 <= rest.size(); i += 3) {
-      const size_t at = (static_cast<uint8_t>(rest[i]) | static_cast<uint8_t>(rest[i + 1]) << 8) %
-                        body.size();
+      const size_t at =
+          (static_cast<uint8_t>(rest[i]) | static_cast<uint8_t>(rest[i + 1]) << 8) % body.size();
       body[at] = static_cast<char>(body[at] ^ rest[i + 2]);
     }
   }
