@@ -643,6 +643,7 @@ int main(int argc, char** argv) {
   }
   const double hwm_end = ProcStatusMb("VmHWM:");
   const double anon_end = ProcStatusMb("RssAnon:");
+  const uint64_t store_memory_end = store->memory_bytes();
   const double file_end = ProcStatusMb("RssFile:");
   store.reset();
   std::filesystem::remove_all(dir);
@@ -692,6 +693,11 @@ int main(int argc, char** argv) {
       hwm_after_load, hwm_after_queries, hwm_end);
   std::printf("| RSS at the end, anonymous / file-backed, MB | %.0f / %.0f |\n", anon_end,
               file_end);
+  std::printf(
+      "| store memory_bytes() at the end (dedup filter built), MB / bytes per stored event | "
+      "%.1f / %.1f |\n",
+      static_cast<double>(store_memory_end) / 1e6,
+      static_cast<double>(store_memory_end) / static_cast<double>(stored));
   std::printf("| first query after reopen (DAU UTC, actor view built), ms | %.0f |\n",
               first_query_ms);
   std::printf("| actor view alone, deviceToUser / none, ms | %.0f / %.0f |\n", view_ms[0],

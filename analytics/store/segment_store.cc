@@ -140,7 +140,7 @@ void SegmentStore::Publish(Project& project, bool events_changed) {
   }
   uint64_t heap = 0, mapped = 0;
   for (const auto& [name, p] : projects_) {
-    heap += p->dedup_filter.capacity() * (sizeof(uint64_t) + 1);
+    heap += p->dedup_filter.memory_bytes();
     for (const StoredSegment& s : p->segments) {
       heap += s.segment->memory_bytes();
       mapped += s.segment->mapped_bytes();
@@ -178,18 +178,21 @@ uint64_t SegmentStore::DedupHash(bool is_user, std::string_view id, std::string_
 bool SegmentStore::IsStored(Project& project, bool is_user, std::string_view id,
                             std::string_view insert_id, uint64_t hash) {
   if (!project.dedup_filter_built) {
-    project.dedup_filter.clear();
+    project.dedup_filter.Clear();
+    size_t events = 0;
+    for (const StoredSegment& stored : project.segments) events += stored.segment->event_count();
+    project.dedup_filter.Reserve(events);
     for (const StoredSegment& stored : project.segments) {
       const Segment& s = *stored.segment;
       for (size_t g = 0; g < s.group_count(); ++g) {
         for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
-          project.dedup_filter.insert(DedupHash(s.group(g).is_user, s.group(g).id, s.insert_id(e)));
+          project.dedup_filter.Insert(DedupHash(s.group(g).is_user, s.group(g).id, s.insert_id(e)));
         }
       }
     }
     project.dedup_filter_built = true;
   }
-  if (!project.dedup_filter.contains(hash)) return false;
+  if (!project.dedup_filter.MayContain(hash)) return false;
   for (const StoredSegment& stored : project.segments) {
     const Segment& s = *stored.segment;
     std::optional<uint32_t> g = s.FindGroup(is_user, id);
@@ -311,7 +314,7 @@ absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
       return stored.status();
     }
     project.segments.push_back(StoredSegment{sequence, sequence, *std::move(stored)});
-    project.dedup_filter.insert(kept_hashes.begin(), kept_hashes.end());
+    for (uint64_t hash : kept_hashes) project.dedup_filter.Insert(hash);
     Publish(project);
     result.stored += count;
   }
@@ -479,7 +482,7 @@ absl::StatusOr<int64_t> SegmentStore::RewriteWithout(Project& project, DropFn dr
   if (deleted > 0) {
     // The removed events' hashes would only send lookups down the exact search, but they would
     // also keep their memory: rebuild the filter on the next Append.
-    project.dedup_filter = {};
+    project.dedup_filter.Clear();
     project.dedup_filter_built = false;
     Publish(project);
   }

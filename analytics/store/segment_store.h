@@ -26,10 +26,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "analytics/model/event.h"
+#include "analytics/store/fingerprint_set.h"
 #include "analytics/store/segment.h"
 #include "common/file_env.h"
 
@@ -140,11 +140,11 @@ class SegmentStore {
     // Per (segment, group) insert-id sets of large groups, for dedup lookups.
     absl::flat_hash_map<const Segment*, absl::flat_hash_map<uint32_t, std::vector<std::string>>>
         large_group_ids;
-    // A filter in front of the dedup search: the hashes (DedupHash) of every stored event, so
-    // that a new event, nearly every one, costs one lookup instead of a search in each segment.
-    // A hash found is confirmed by the search, so the answer stays exact. Built by the first
-    // Append after Open and again after events were removed (`dedup_filter_built` false).
-    absl::flat_hash_set<uint64_t> dedup_filter;
+    // A filter in front of the dedup search: fingerprints of the hashes (DedupHash) of every
+    // stored event, so that a new event, nearly every one, costs one lookup instead of a search
+    // in each segment. A hit is confirmed by the search, so the answer stays exact. Built by the
+    // first Append after Open and again after events were removed (`dedup_filter_built` false).
+    FingerprintSet dedup_filter;
     bool dedup_filter_built = false;
   };
 
