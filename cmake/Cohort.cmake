@@ -22,8 +22,8 @@ endif()
 
 # libFuzzer targets need clang: configure a separate tree with
 #   -DCMAKE_CXX_COMPILER=clang++-14 -DCOHORT_FUZZ=ON   (see docs/development.md, "Fuzzing").
-# Each folder adds its `<name>_fuzz` binary compiled with COHORT_FUZZ_FLAGS and a ctest
-# `<name>_fuzz_smoke` (label unit) that tools/test.sh runs.
+# Each folder adds its `<name>_fuzz` binary with cohort_fuzz_target (below), which also adds the
+# ctest `<name>_fuzz_smoke` (label unit) that tools/test.sh runs.
 option(COHORT_FUZZ "Build libFuzzer targets (needs clang)" OFF)
 if(COHORT_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
@@ -32,6 +32,27 @@ if(COHORT_FUZZ)
   set(COHORT_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
     -fno-omit-frame-pointer)
 endif()
+
+# cohort_fuzz_target(<name> SOURCES ... LIBS ... [DICT file] [SEEDS dir]): the libFuzzer binary
+# <name> from SOURCES (ours, compiled into it so they get coverage instrumentation) and LIBS, and
+# its 30 s smoke ctest <name>_smoke (label unit) over the committed SEEDS; new inputs and
+# artifacts go to the build tree, never to the source tree. Only with COHORT_FUZZ.
+function(cohort_fuzz_target name)
+  cmake_parse_arguments(FUZZ "" "DICT;SEEDS" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${FUZZ_SOURCES})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE cohort_options ${FUZZ_LIBS})
+  target_compile_options(${name} PRIVATE ${COHORT_FUZZ_FLAGS})
+  target_link_options(${name} PRIVATE ${COHORT_FUZZ_FLAGS})
+  set(work ${CMAKE_CURRENT_BINARY_DIR}/${name}.work)
+  file(MAKE_DIRECTORY ${work}/corpus ${work}/artifacts)
+  set(options -max_total_time=30 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=${work}/artifacts/)
+  if(FUZZ_DICT)
+    list(APPEND options -dict=${FUZZ_DICT})
+  endif()
+  add_test(NAME ${name}_smoke COMMAND ${name} ${options} ${work}/corpus ${FUZZ_SEEDS})
+  set_tests_properties(${name}_smoke PROPERTIES LABELS unit TIMEOUT 120)
+endfunction()
 
 # The control plane used by integration and e2e tests. CTest starts one per run (fixture
 # "control_plane") and every test of those labels shares it, each in namespaces of its own.
