@@ -11,7 +11,7 @@
 // are not dropped). Prints a markdown section for docs/benchmarks.md; progress goes to stderr.
 //
 //   analytics_bench [--events=N] [--actors=N] [--seed=N] [--reps=N] [--ingest-reps=N]
-//                   [--clickhouse-reps=N (0: no ClickHouse)] [--ingest-rate=N]
+//                   [--ingest-seconds=S] [--clickhouse-reps=N (0: no ClickHouse)] [--ingest-rate=N]
 //                   [--max-staleness-ms=N] [--dir=/var/tmp] [--map-files=0|1]
 //   analytics_bench ... --profile-query=I [--profile-seconds=S]   (query I warm, for perf)
 #include <stdlib.h>
@@ -72,6 +72,9 @@ struct Flags {
   uint64_t seed = cohort::bench::kProductSeed;
   int reps = 10;
   int ingest_reps = 5;
+  // The embedded queries with ingest run round after round for at least this long (and at
+  // least ingest_reps rounds), so that ingest keeps appending (and merging) while they run.
+  double ingest_seconds = 20;
   // Warm runs on ClickHouse; with inserts: min(this, ingest_reps). 0: ClickHouse is not run.
   int clickhouse_reps = 10;
   int64_t ingest_rate = 20'000;
@@ -228,8 +231,15 @@ class BackgroundIngest {
     thread_.join();
     elapsed_ = absl::Now() - start_;
   }
-  double rate() const { return static_cast<double>(appended_) / absl::ToDoubleSeconds(elapsed_); }
-  int64_t appended() const { return appended_; }
+  double rate() const {
+    return static_cast<double>(appended_.load()) / absl::ToDoubleSeconds(elapsed_);
+  }
+  int64_t appended() const { return appended_.load(); }
+  // Waits until the first batch is stored: after a reopen it builds the store's dedup filter
+  // (seconds at 10 M), which is not what queries under steady ingest meet.
+  void WaitForFirstAppend() const {
+    while (appended_.load() == 0 && !stop_) absl::SleepFor(absl::Milliseconds(10));
+  }
   double append_p50_ms() const { return Summarize(append_ms_).median; }
   double append_max_ms() const {
     return append_ms_.empty() ? 0 : *std::max_element(append_ms_.begin(), append_ms_.end());
@@ -272,7 +282,7 @@ class BackgroundIngest {
   std::thread thread_;
   absl::Time start_;
   absl::Duration elapsed_;
-  int64_t appended_ = 0;
+  std::atomic<int64_t> appended_{0};
   std::vector<double> append_ms_;
   std::vector<double> merge_ms_;
 };
@@ -453,6 +463,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       ok = absl::SimpleAtoi(*v, &f->clickhouse_reps) && f->clickhouse_reps >= 0;
     } else if (auto v = value("ingest-reps")) {
       ok = absl::SimpleAtoi(*v, &f->ingest_reps) && f->ingest_reps > 0;
+    } else if (auto v = value("ingest-seconds")) {
+      ok = absl::SimpleAtod(*v, &f->ingest_seconds) && f->ingest_seconds >= 0;
     } else if (auto v = value("profile-query")) {
       ok = absl::SimpleAtoi(*v, &f->profile_query) && f->profile_query >= 0;
     } else if (auto v = value("profile-seconds")) {
@@ -483,7 +495,8 @@ int main(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &flags)) {
     std::fprintf(stderr,
                  "usage: analytics_bench [--events=N] [--actors=N] [--seed=N] [--reps=N] "
-                 "[--ingest-reps=N] [--clickhouse-reps=N] [--ingest-rate=N] [--max-staleness-ms=N] "
+                 "[--ingest-reps=N] [--ingest-seconds=S] [--clickhouse-reps=N] [--ingest-rate=N] "
+                 "[--max-staleness-ms=N] "
                  "[--dir=DIR] [--map-files=0|1] "
                  "[--profile-query=I [--profile-seconds=S]]\n");
     return 2;
@@ -622,17 +635,19 @@ int main(int argc, char** argv) {
         flags,
         [&](std::vector<an::Event> events) { return store->Append(std::move(events)).status(); },
         [&] { return store->Merge().status(); });
-    for (size_t i = 0; i < queries.size(); ++i) {
-      std::vector<double> ms;
-      uint64_t last_version = 0;
-      for (int r = 0; r < flags.ingest_reps; ++r) {
+    ingest.WaitForFirstAppend();
+    std::vector<std::vector<double>> ms(queries.size());
+    std::vector<uint64_t> last_version(queries.size(), 0);
+    const absl::Time until = absl::Now() + absl::Seconds(flags.ingest_seconds);
+    for (int round = 0; round < flags.ingest_reps || absl::Now() < until; ++round) {
+      for (size_t i = 0; i < queries.size(); ++i) {
         uint64_t version = 0;
-        ms.push_back(TimeQuery(engine, queries[i], &version));
-        if (version != last_version) ++rows[i].ingest_versions;
-        last_version = version;
+        ms[i].push_back(TimeQuery(engine, queries[i], &version));
+        if (version != last_version[i]) ++rows[i].ingest_versions;
+        last_version[i] = version;
       }
-      rows[i].ingest = Summarize(ms);
     }
+    for (size_t i = 0; i < queries.size(); ++i) rows[i].ingest = Summarize(ms[i]);
     ingest.Stop();
     ingest_rate = ingest.rate();
     ingest_appended = ingest.appended();
@@ -654,12 +669,12 @@ int main(int argc, char** argv) {
   std::printf("## Analytics engine: embedded store (bench/analytics_bench.cc)\n\n");
   std::printf(
       "`analytics_bench --events=%lld --actors=%lld --seed=%llu --reps=%d --ingest-reps=%d "
-      "--clickhouse-reps=%d --ingest-rate=%lld --map-files=%d` (store under %s); load average "
-      "%.1f at the start, %.1f after the embedded part.\n\n",
+      "--ingest-seconds=%g --clickhouse-reps=%d --ingest-rate=%lld --map-files=%d` (store under "
+      "%s); load average %.1f at the start, %.1f after the embedded part.\n\n",
       static_cast<long long>(flags.events), static_cast<long long>(flags.actors),
       static_cast<unsigned long long>(flags.seed), flags.reps, flags.ingest_reps,
-      flags.clickhouse_reps, static_cast<long long>(flags.ingest_rate), flags.map_files ? 1 : 0,
-      flags.dir.c_str(), load_at_start, load_after_embedded);
+      flags.ingest_seconds, flags.clickhouse_reps, static_cast<long long>(flags.ingest_rate),
+      flags.map_files ? 1 : 0, flags.dir.c_str(), load_at_start, load_after_embedded);
   std::printf(
       "Data: %lld events sent (%lld resends, %lld anonymous, %lld with a session_id, %lld out of "
       "order by up to %.1f min), %lld stored, %lld dropped as duplicates.\n\n",
