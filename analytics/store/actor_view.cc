@@ -1,12 +1,15 @@
 #include "analytics/store/actor_view.h"
 
 #include <algorithm>
+#include <iterator>
+#include <map>
 #include <numeric>
 #include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/str_cat.h"
+#include "absl/container/flat_hash_set.h"
+#include "analytics/store/activity.h"
 
 namespace cohort::analytics::store {
 namespace {
@@ -19,6 +22,13 @@ std::string_view DeviceOf(const EventRef& r) {
 std::string_view UserOf(const EventRef& r) {
   const GroupKey& g = r.segment->group(r.segment->group_of_event(r.index));
   return g.is_user ? std::string_view(g.id) : std::string_view();
+}
+
+// The actor id of an anonymous device.
+std::string DeviceActorId(std::string_view device) {
+  std::string id = "device:";
+  id.append(device);
+  return id;
 }
 
 }  // namespace
@@ -51,7 +61,7 @@ size_t ActorView::memory_bytes() const {
       order_offsets_.capacity() * sizeof(size_t) + timeline_offsets_.capacity() * sizeof(size_t) +
       timeline_time_.capacity() * sizeof(int64_t) + timeline_type_.capacity() * sizeof(uint32_t) +
       type_offsets_.capacity() * sizeof(size_t) + type_positions_.capacity() * sizeof(uint32_t) +
-      hourly_active_.memory_bytes();
+      device_groups_.capacity() * sizeof(GroupRef) + hourly_active_.memory_bytes();
   for (const std::string& id : actor_ids_) {
     if (id.capacity() > 15) bytes += id.capacity() + 1;  // beyond the small-string buffer
   }
@@ -62,31 +72,37 @@ size_t ActorView::memory_bytes() const {
   return bytes;
 }
 
-void ActorView::BuildTimeline() {
+void ActorView::AddEventTypes(uint32_t from) {
   absl::flat_hash_map<std::string_view, uint32_t> ids;
-  for (const SegmentPtr& segment : segments_) {
+  for (uint32_t t = 0; t < event_types_.size(); ++t) ids.emplace(event_types_[t], t);
+  for (uint32_t s = from; s < segments_.size(); ++s) {
     std::vector<uint32_t>& codes = type_ids_.emplace_back();
-    codes.reserve(segment->event_types().size());
-    for (const std::string& type : segment->event_types()) {
+    codes.reserve(segments_[s]->event_types().size());
+    for (const std::string& type : segments_[s]->event_types()) {
       auto [it, inserted] = ids.try_emplace(type, static_cast<uint32_t>(event_types_.size()));
       if (inserted) event_types_.push_back(type);
       codes.push_back(it->second);
     }
   }
+}
+
+void ActorView::AppendTimeline(size_t a) {
+  ForEachEvent(a, [&](const EventRef& ref) {
+    timeline_time_.push_back(ref.segment->time_ms(ref.index));
+    timeline_type_.push_back(
+        type_ids_[ref.segment_number][ref.segment->event_type_code(ref.index)]);
+  });
+  timeline_offsets_.push_back(timeline_time_.size());
+}
+
+void ActorView::BuildTimeline() {
   size_t events = 0;
   for (const SegmentPtr& segment : segments_) events += segment->event_count();
   timeline_time_.reserve(events);
   timeline_type_.reserve(events);
   timeline_offsets_.reserve(actor_count() + 1);
   timeline_offsets_.push_back(0);
-  for (size_t a = 0; a < actor_count(); ++a) {
-    ForEachEvent(a, [&](const EventRef& ref) {
-      timeline_time_.push_back(ref.segment->time_ms(ref.index));
-      timeline_type_.push_back(
-          type_ids_[ref.segment_number][ref.segment->event_type_code(ref.index)]);
-    });
-    timeline_offsets_.push_back(timeline_time_.size());
-  }
+  for (size_t a = 0; a < actor_count(); ++a) AppendTimeline(a);
   BuildTypeIndex();
 }
 
@@ -163,81 +179,104 @@ std::tuple<int64_t, std::string_view, std::string_view> FirstKey(const Segment& 
   return {s.time_ms(c.e), s.insert_id(c.e), s.group(c.g).id};
 }
 
+// Visits the first event of each run of one device in the user groups of `s` (most events repeat
+// their group's device, and a group's events are in (time, insert_id) order, so only the first
+// of such a run can be the device's earliest in the group): `visit(DeviceEvent)`.
+template <typename Visit>
+void ForEachDeviceCandidate(const Segment& s, Visit&& visit) {
+  for (size_t g = 0; g < s.group_count(); ++g) {
+    if (!s.group(g).is_user) continue;
+    uint32_t previous = kNoCode;
+    for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
+      const uint32_t code = s.device_code(e);
+      if (code == kNoCode || code == previous) continue;
+      previous = code;
+      visit(DeviceEvent{code, e, static_cast<uint32_t>(g)});
+    }
+  }
+}
+
+// The earliest candidate per device code of `s`, in code order — which is device id order (the
+// segment's device dictionary is sorted).
+std::vector<DeviceEvent> SegmentCandidates(const Segment& s) {
+  std::vector<DeviceEvent> list;
+  std::vector<uint32_t> best(s.devices().size(), kNoCode);  // by code: index into `list`
+  ForEachDeviceCandidate(s, [&](const DeviceEvent& candidate) {
+    if (best[candidate.code] == kNoCode) {
+      best[candidate.code] = static_cast<uint32_t>(list.size());
+      list.push_back(candidate);
+    } else if (FirstKey(s, candidate) < FirstKey(s, list[best[candidate.code]])) {
+      list[best[candidate.code]] = candidate;
+    }
+  });
+  std::sort(list.begin(), list.end(),
+            [](const DeviceEvent& x, const DeviceEvent& y) { return x.code < y.code; });
+  return list;
+}
+
+// The distinct storage groups of segments [first, last), in key order (devices, then users, each
+// by id), each with its runs in segment order.
+struct GroupList {
+  std::vector<const GroupKey*> keys;
+  std::vector<uint32_t> run_begin;  // key -> its first run; keys.size() + 1 entries
+  std::vector<EventRun> runs;
+  std::vector<uint32_t> run_groups;  // parallel to runs: the run's group in its segment
+  uint32_t first_user = 0;           // keys [0, first_user) are devices
+};
+
+GroupList CollectGroups(const std::vector<SegmentPtr>& segs, uint32_t first, uint32_t last) {
+  GroupList list;
+  std::vector<uint32_t> sizes(last - first);
+  for (uint32_t l = 0; l < sizes.size(); ++l) {
+    sizes[l] = static_cast<uint32_t>(segs[first + l]->group_count());
+  }
+  MergeSorted(
+      sizes,
+      [&](uint32_t l1, uint32_t g1, uint32_t l2, uint32_t g2) {
+        return segs[first + l1]->group(g1) < segs[first + l2]->group(g2);
+      },
+      [&](uint32_t l, uint32_t g) {
+        const uint32_t s = first + l;
+        const GroupKey& key = segs[s]->group(g);
+        if (list.keys.empty() || !(*list.keys.back() == key)) {
+          list.keys.push_back(&key);
+          list.run_begin.push_back(static_cast<uint32_t>(list.runs.size()));
+        }
+        list.runs.push_back(EventRun{s, segs[s]->group_begin(g), segs[s]->group_begin(g + 1)});
+        list.run_groups.push_back(g);
+      });
+  list.run_begin.push_back(static_cast<uint32_t>(list.runs.size()));
+  list.first_user =
+      static_cast<uint32_t>(std::partition_point(list.keys.begin(), list.keys.end(),
+                                                 [](const GroupKey* k) { return !k->is_user; }) -
+                            list.keys.begin());
+  return list;
+}
+
 }  // namespace
 
 ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge identity) {
   ActorView view;
+  view.identity_ = identity;
   view.segments_ = std::move(segments);
   const std::vector<SegmentPtr>& segs = view.segments_;
   const uint32_t segment_count = static_cast<uint32_t>(segs.size());
 
-  // The distinct storage groups in key order (devices, then users, each by id): a merge of the
-  // segments' sorted group lists, each group with its runs in segment order.
-  std::vector<const GroupKey*> keys;
-  std::vector<uint32_t> run_begin;  // group -> its first run in `group_runs`
-  std::vector<EventRun> group_runs;
-  std::vector<uint32_t> group_run_groups;  // parallel to group_runs: the run's segment group
-  {
-    std::vector<uint32_t> sizes(segment_count);
-    for (uint32_t s = 0; s < segment_count; ++s) {
-      sizes[s] = static_cast<uint32_t>(segs[s]->group_count());
-    }
-    MergeSorted(
-        sizes,
-        [&](uint32_t s1, uint32_t g1, uint32_t s2, uint32_t g2) {
-          return segs[s1]->group(g1) < segs[s2]->group(g2);
-        },
-        [&](uint32_t s, uint32_t g) {
-          const GroupKey& key = segs[s]->group(g);
-          if (keys.empty() || !(*keys.back() == key)) {
-            keys.push_back(&key);
-            run_begin.push_back(static_cast<uint32_t>(group_runs.size()));
-          }
-          group_runs.push_back(EventRun{s, segs[s]->group_begin(g), segs[s]->group_begin(g + 1)});
-          group_run_groups.push_back(g);
-        });
-    run_begin.push_back(static_cast<uint32_t>(group_runs.size()));
-  }
+  GroupList groups = CollectGroups(segs, 0, segment_count);
+  const std::vector<const GroupKey*>& keys = groups.keys;
   const uint32_t group_count = static_cast<uint32_t>(keys.size());
-  // Devices sort before users: groups [0, first_user) are devices.
-  const uint32_t first_user =
-      static_cast<uint32_t>(std::partition_point(keys.begin(), keys.end(),
-                                                 [](const GroupKey* k) { return !k->is_user; }) -
-                            keys.begin());
+  const uint32_t first_user = groups.first_user;
+  for (uint32_t id = 0; id < first_user; ++id) {
+    const uint32_t r = groups.run_begin[id];
+    view.device_groups_.push_back(GroupRef{groups.runs[r].segment, groups.run_groups[r]});
+  }
 
   std::vector<uint32_t> root(group_count);
   std::iota(root.begin(), root.end(), 0);
   if (identity == IdentityMerge::kDeviceToUser) {
     // Each device's first user: the earliest event (time, insert_id, user_id) carrying both ids.
-    // Per segment, the earliest candidate per device code (most events repeat their group's
-    // device, and a group's events are in (time, insert_id) order, so only the first of a run
-    // of the same device can be its earliest), in code order, which is device id order (the
-    // segment's device dictionary is sorted).
     std::vector<std::vector<DeviceEvent>> candidates(segment_count);
-    std::vector<uint32_t> best;  // by device code: index into the segment's list, or kNoCode
-    for (uint32_t si = 0; si < segment_count; ++si) {
-      const Segment& s = *segs[si];
-      std::vector<DeviceEvent>& list = candidates[si];
-      best.assign(s.devices().size(), kNoCode);
-      for (size_t g = 0; g < s.group_count(); ++g) {
-        if (!s.group(g).is_user) continue;
-        uint32_t previous = kNoCode;
-        for (uint32_t e = s.group_begin(g); e < s.group_begin(g + 1); ++e) {
-          const uint32_t code = s.device_code(e);
-          if (code == kNoCode || code == previous) continue;
-          previous = code;
-          DeviceEvent candidate{code, e, static_cast<uint32_t>(g)};
-          if (best[code] == kNoCode) {
-            best[code] = static_cast<uint32_t>(list.size());
-            list.push_back(candidate);
-          } else if (FirstKey(s, candidate) < FirstKey(s, list[best[code]])) {
-            list[best[code]] = candidate;
-          }
-        }
-      }
-      std::sort(list.begin(), list.end(),
-                [](const DeviceEvent& x, const DeviceEvent& y) { return x.code < y.code; });
-    }
+    for (uint32_t si = 0; si < segment_count; ++si) candidates[si] = SegmentCandidates(*segs[si]);
     // Each list is sorted by device id, as are the device groups: a merge join of each list with
     // the device groups (galloping, since most devices in a segment have no device group)
     // folds the earliest candidate per device group.
@@ -295,7 +334,7 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
   std::vector<uint32_t> device_roots;
   for (uint32_t id = 0; id < first_user; ++id) {
     if (root[id] != id) continue;
-    device_actors.push_back(absl::StrCat("device:", keys[id]->id));
+    device_actors.push_back(DeviceActorId(keys[id]->id));
     device_roots.push_back(id);
   }
   view.actor_ids_.reserve(device_actors.size() + (group_count - first_user));
@@ -309,10 +348,10 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
     const size_t first_run = view.runs_.size();
     for (uint32_t m = member_begin[id]; m < member_begin[id + 1]; ++m) {
       const uint32_t member = members[m];
-      view.runs_.insert(view.runs_.end(), group_runs.begin() + run_begin[member],
-                        group_runs.begin() + run_begin[member + 1]);
-      for (uint32_t r = run_begin[member]; r < run_begin[member + 1]; ++r) {
-        view.group_actors_[group_runs[r].segment][group_run_groups[r]] = actor;
+      view.runs_.insert(view.runs_.end(), groups.runs.begin() + groups.run_begin[member],
+                        groups.runs.begin() + groups.run_begin[member + 1]);
+      for (uint32_t r = groups.run_begin[member]; r < groups.run_begin[member + 1]; ++r) {
+        view.group_actors_[groups.runs[r].segment][groups.run_groups[r]] = actor;
       }
     }
     view.run_offsets_.push_back(static_cast<uint32_t>(view.runs_.size()));
@@ -331,9 +370,339 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
     add_actor(user, id);
   }
   for (; d < device_actors.size(); ++d) add_actor(std::move(device_actors[d]), device_roots[d]);
+  view.AddEventTypes(0);
   view.BuildTimeline();
   view.hourly_active_ = HourlyActiveActors::Build(view);
   return view;
+}
+
+const GroupKey& ActorView::RunKey(const EventRun& run) const {
+  const Segment& s = *segments_[run.segment];
+  return s.group(s.group_of_event(run.begin));
+}
+
+ActorView::ActorKey ActorView::KeyOf(size_t a) const {
+  // An actor's runs are in member key order, devices first: the last is its user's, if any.
+  return ActorKey{actor_ids_[a], !RunKey(runs_[run_offsets_[a + 1] - 1]).is_user};
+}
+
+std::optional<uint32_t> ActorView::FindActor(const ActorKey& key) const {
+  auto [lo, hi] = std::equal_range(actor_ids_.begin(), actor_ids_.end(), key.id);
+  for (auto it = lo; it != hi; ++it) {
+    const auto a = static_cast<uint32_t>(it - actor_ids_.begin());
+    if (KeyOf(a).device == key.device) return a;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint32_t> ActorView::DeviceGroupActor(std::string_view device) const {
+  auto it = std::lower_bound(device_groups_.begin(), device_groups_.end(), device,
+                             [&](const GroupRef& ref, std::string_view id) {
+                               return segments_[ref.segment]->group(ref.group).id < id;
+                             });
+  if (it == device_groups_.end() || segments_[it->segment]->group(it->group).id != device) {
+    return std::nullopt;
+  }
+  return group_actors_[it->segment][it->group];
+}
+
+ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added) {
+  ActorView view;
+  view.identity_ = base.identity_;
+  view.segments_ = base.segments_;
+  const auto base_count = static_cast<uint32_t>(base.segments_.size());
+  for (SegmentPtr& segment : added) view.segments_.push_back(std::move(segment));
+  const std::vector<SegmentPtr>& segs = view.segments_;
+  const auto segment_count = static_cast<uint32_t>(segs.size());
+  view.event_types_ = base.event_types_;
+  view.type_ids_ = base.type_ids_;
+  view.AddEventTypes(base_count);
+  const GroupList fresh = CollectGroups(segs, base_count, segment_count);
+  const auto fresh_device = [&](std::string_view device) {
+    return std::binary_search(
+        fresh.keys.begin(), fresh.keys.begin() + fresh.first_user, device,
+        [](const auto& x, const auto& y) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string_view>) {
+            return x < std::string_view(y->id);
+          } else {
+            return std::string_view(x->id) < y;
+          }
+        });
+  };
+
+  // Under deviceToUser, the devices whose actor may change — device groups new in `added`, and
+  // device groups that added user events carry — with their actor in the extended view.
+  absl::flat_hash_map<std::string_view, ActorKey> device_owner;
+  if (view.identity_ == IdentityMerge::kDeviceToUser) {
+    using Best = std::pair<const Segment*, DeviceEvent>;
+    absl::flat_hash_map<std::string_view, Best> best;  // by device id
+    const auto offer = [&](std::string_view device, const Segment& s, const DeviceEvent& c) {
+      auto [it, inserted] = best.try_emplace(device, &s, c);
+      if (!inserted && FirstKey(s, c) < FirstKey(*it->second.first, it->second.second)) {
+        it->second = Best(&s, c);
+      }
+    };
+    for (uint32_t si = base_count; si < segment_count; ++si) {
+      const Segment& s = *segs[si];
+      for (const DeviceEvent& c : SegmentCandidates(s)) offer(s.devices()[c.code], s, c);
+    }
+    absl::flat_hash_set<std::string_view> reassess;
+    for (uint32_t k = 0; k < fresh.first_user; ++k) {
+      if (!base.DeviceGroupActor(fresh.keys[k]->id)) reassess.insert(fresh.keys[k]->id);
+    }
+    for (const auto& [device, unused] : best) {
+      if (base.DeviceGroupActor(device) || fresh_device(device)) reassess.insert(device);
+    }
+    // Candidates the base segments hold for those devices (a scan of their device columns).
+    if (!reassess.empty()) {
+      std::vector<uint8_t> wanted;
+      for (uint32_t si = 0; si < base_count; ++si) {
+        const Segment& s = *segs[si];
+        wanted.assign(s.devices().size(), 0);
+        bool any = false;
+        for (std::string_view device : reassess) {
+          auto it = std::lower_bound(s.devices().begin(), s.devices().end(), device);
+          if (it != s.devices().end() && *it == device) {
+            wanted[static_cast<size_t>(it - s.devices().begin())] = 1;
+            any = true;
+          }
+        }
+        if (!any) continue;
+        ForEachDeviceCandidate(s, [&](const DeviceEvent& c) {
+          if (wanted[c.code] != 0) offer(s.devices()[c.code], s, c);
+        });
+      }
+    }
+    for (std::string_view device : reassess) {
+      auto it = best.find(device);
+      device_owner[device] = it == best.end()
+                                 ? ActorKey{DeviceActorId(device), true}
+                                 : ActorKey{it->second.first->group(it->second.second.g).id, false};
+    }
+  }
+
+  // The actors that change: the runs each gains, and the devices each base actor loses.
+  std::map<ActorKey, std::vector<EventRun>> gains;
+  absl::flat_hash_map<uint32_t, std::vector<std::string_view>> losses;
+  for (uint32_t k = 0; k < fresh.keys.size(); ++k) {
+    const GroupKey& key = *fresh.keys[k];
+    ActorKey owner;
+    if (key.is_user) {
+      owner = ActorKey{key.id, false};
+    } else if (auto it = device_owner.find(key.id); it != device_owner.end()) {
+      owner = it->second;
+    } else if (std::optional<uint32_t> a = base.DeviceGroupActor(key.id)) {
+      owner = base.KeyOf(*a);
+    } else {
+      owner = ActorKey{DeviceActorId(key.id), true};
+    }
+    std::vector<EventRun>& runs = gains[owner];
+    runs.insert(runs.end(), fresh.runs.begin() + fresh.run_begin[k],
+                fresh.runs.begin() + fresh.run_begin[k + 1]);
+  }
+  for (const auto& [device, owner] : device_owner) {
+    std::optional<uint32_t> a = base.DeviceGroupActor(device);
+    if (!a) continue;  // a new device group: its runs are all in `added`
+    if (base.KeyOf(*a) == owner) continue;
+    losses[*a].push_back(device);
+    std::vector<EventRun>& runs = gains[owner];
+    for (const EventRun* r = base.runs_begin(*a); r != base.runs_end(*a); ++r) {
+      const GroupKey& key = base.RunKey(*r);
+      if (!key.is_user && key.id == device) runs.push_back(*r);
+    }
+  }
+  for (const auto& [a, unused] : losses) gains.try_emplace(base.KeyOf(a));
+
+  // Each changed actor's runs: its base runs but the lost devices', plus its gains, in Build's
+  // order (by member group key, then segment).
+  struct Changed {
+    ActorKey key;
+    std::optional<uint32_t> base;
+    std::vector<EventRun> runs;
+  };
+  std::vector<Changed> changed;                          // by key
+  absl::flat_hash_map<uint32_t, uint32_t> changed_base;  // base actor -> index in `changed`
+  for (auto& [key, gained] : gains) {
+    Changed c{key, base.FindActor(key), {}};
+    if (c.base) {
+      const auto lost = losses.find(*c.base);
+      for (const EventRun* r = base.runs_begin(*c.base); r != base.runs_end(*c.base); ++r) {
+        const GroupKey& k = base.RunKey(*r);
+        if (lost != losses.end() && !k.is_user &&
+            std::find(lost->second.begin(), lost->second.end(), k.id) != lost->second.end()) {
+          continue;
+        }
+        c.runs.push_back(*r);
+      }
+      changed_base[*c.base] = static_cast<uint32_t>(changed.size());
+    }
+    c.runs.insert(c.runs.end(), gained.begin(), gained.end());
+    std::vector<std::pair<const GroupKey*, EventRun>> keyed;
+    keyed.reserve(c.runs.size());
+    for (const EventRun& r : c.runs) keyed.emplace_back(&view.RunKey(r), r);
+    std::sort(keyed.begin(), keyed.end(), [](const auto& x, const auto& y) {
+      if (*x.first != *y.first) return *x.first < *y.first;
+      return x.second.segment < y.second.segment;
+    });
+    for (size_t i = 0; i < keyed.size(); ++i) c.runs[i] = keyed[i].second;
+    changed.push_back(std::move(c));
+  }
+
+  // The extended view's actors: the base actors (changed ones rebuilt, emptied ones dropped)
+  // and the new ones, merged in actor order.
+  constexpr uint32_t kUnchanged = UINT32_MAX;
+  struct Slot {
+    uint32_t base = kNoCode;        // a base actor copied, or
+    uint32_t changed = kUnchanged;  // an index into `changed`
+  };
+  std::vector<Slot> slots;
+  slots.reserve(base.actor_count() + changed.size());
+  std::vector<uint32_t> old_to_new(base.actor_count(), kNoCode);
+  {
+    size_t j = 0;  // next new actor in `changed`
+    const auto next_new = [&] {
+      while (j < changed.size() && changed[j].base) ++j;
+    };
+    next_new();
+    for (uint32_t a = 0; a < base.actor_count(); ++a) {
+      // New actors that come before base actor a (ids compare first; kinds only on a tie).
+      while (j < changed.size() &&
+             (changed[j].key.id < base.actor_ids_[a] ||
+              (changed[j].key.id == base.actor_ids_[a] && changed[j].key < base.KeyOf(a)))) {
+        slots.push_back(Slot{kNoCode, static_cast<uint32_t>(j++)});
+        next_new();
+      }
+      auto it = changed_base.find(a);
+      if (it == changed_base.end()) {
+        old_to_new[a] = static_cast<uint32_t>(slots.size());
+        slots.push_back(Slot{a, kUnchanged});
+      } else if (!changed[it->second].runs.empty()) {
+        slots.push_back(Slot{kNoCode, it->second});
+      }
+    }
+    for (; j < changed.size(); ++j) {
+      if (!changed[j].base) slots.push_back(Slot{kNoCode, static_cast<uint32_t>(j)});
+    }
+  }
+
+  // Storage groups of the base segments keep their actors, renumbered; the changed actors' groups
+  // are set as their runs are laid out below.
+  view.group_actors_.resize(segment_count);
+  for (uint32_t s = 0; s < base_count; ++s) {
+    const std::vector<uint32_t>& from = base.group_actors_[s];
+    std::vector<uint32_t>& to = view.group_actors_[s];
+    to.resize(from.size());
+    for (size_t g = 0; g < from.size(); ++g) to[g] = old_to_new[from[g]];
+  }
+  for (uint32_t s = base_count; s < segment_count; ++s) {
+    view.group_actors_[s].resize(segs[s]->group_count());
+  }
+
+  size_t events = 0;
+  for (const SegmentPtr& segment : segs) events += segment->event_count();
+  view.actor_ids_.reserve(slots.size());
+  view.run_offsets_.reserve(slots.size() + 1);
+  view.order_offsets_.reserve(slots.size() + 1);
+  view.timeline_offsets_.reserve(slots.size() + 1);
+  view.runs_.reserve(base.runs_.size() + fresh.runs.size());
+  view.timeline_time_.reserve(events);
+  view.timeline_type_.reserve(events);
+  view.run_offsets_.push_back(0);
+  view.order_offsets_.push_back(0);
+  view.timeline_offsets_.push_back(0);
+  const Activity activity(view, QueryScope{});
+  HourlyActiveActors::Builder hours(slots.size());
+  for (const Slot& slot : slots) {
+    const auto actor = static_cast<uint32_t>(view.actor_ids_.size());
+    if (slot.changed == kUnchanged) {
+      const uint32_t a = slot.base;
+      view.actor_ids_.push_back(base.actor_ids_[a]);
+      view.runs_.insert(view.runs_.end(), base.runs_begin(a), base.runs_end(a));
+      view.run_offsets_.push_back(static_cast<uint32_t>(view.runs_.size()));
+      view.order_.insert(
+          view.order_.end(),
+          base.order_.begin() + static_cast<std::ptrdiff_t>(base.order_offsets_[a]),
+          base.order_.begin() + static_cast<std::ptrdiff_t>(base.order_offsets_[a + 1]));
+      view.order_offsets_.push_back(view.order_.size());
+      const auto begin = static_cast<std::ptrdiff_t>(base.timeline_offsets_[a]);
+      const auto end = static_cast<std::ptrdiff_t>(base.timeline_offsets_[a + 1]);
+      view.timeline_time_.insert(view.timeline_time_.end(), base.timeline_time_.begin() + begin,
+                                 base.timeline_time_.begin() + end);
+      view.timeline_type_.insert(view.timeline_type_.end(), base.timeline_type_.begin() + begin,
+                                 base.timeline_type_.begin() + end);
+      view.timeline_offsets_.push_back(view.timeline_time_.size());
+      hours.AddCopy(base.hourly_active_, a);
+      continue;
+    }
+    Changed& c = changed[slot.changed];
+    view.actor_ids_.push_back(std::move(c.key.id));
+    const size_t first_run = view.runs_.size();
+    view.runs_.insert(view.runs_.end(), c.runs.begin(), c.runs.end());
+    view.run_offsets_.push_back(static_cast<uint32_t>(view.runs_.size()));
+    for (const EventRun& r : c.runs) {
+      view.group_actors_[r.segment][segs[r.segment]->group_of_event(r.begin)] = actor;
+    }
+    if (c.runs.size() > 1) {
+      view.MergeRuns(view.runs_.data() + first_run, view.runs_.data() + view.runs_.size(),
+                     &view.order_);
+    }
+    view.order_offsets_.push_back(view.order_.size());
+    view.AppendTimeline(actor);
+    hours.AddFromTimeline(view, activity, actor);
+  }
+  view.BuildTypeIndex();
+  view.hourly_active_ = std::move(hours).Finish();
+
+  // Device groups: the base's, and those new in `added`, by id.
+  {
+    std::vector<GroupRef> added_devices;
+    for (uint32_t k = 0; k < fresh.first_user; ++k) {
+      if (base.DeviceGroupActor(fresh.keys[k]->id)) continue;
+      const uint32_t r = fresh.run_begin[k];
+      added_devices.push_back(GroupRef{fresh.runs[r].segment, fresh.run_groups[r]});
+    }
+    view.device_groups_.reserve(base.device_groups_.size() + added_devices.size());
+    const auto id_less = [&](const GroupRef& x, const GroupRef& y) {
+      return segs[x.segment]->group(x.group).id < segs[y.segment]->group(y.group).id;
+    };
+    std::merge(base.device_groups_.begin(), base.device_groups_.end(), added_devices.begin(),
+               added_devices.end(), std::back_inserter(view.device_groups_), id_less);
+  }
+  return view;
+}
+
+bool ActorView::SameAs(const ActorView& other) const {
+  const auto same_refs = [](const std::vector<EventRef>& x, const std::vector<EventRef>& y) {
+    return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                      [](const EventRef& a, const EventRef& b) {
+                        return a.segment == b.segment && a.index == b.index &&
+                               a.segment_number == b.segment_number;
+                      });
+  };
+  const auto same_runs = [](const std::vector<EventRun>& x, const std::vector<EventRun>& y) {
+    return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                      [](const EventRun& a, const EventRun& b) {
+                        return a.segment == b.segment && a.begin == b.begin && a.end == b.end;
+                      });
+  };
+  const auto same_groups = [&](const std::vector<GroupRef>& x, const std::vector<GroupRef>& y) {
+    return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                      [](const GroupRef& a, const GroupRef& b) {
+                        return a.segment == b.segment && a.group == b.group;
+                      });
+  };
+  if (identity_ != other.identity_ || segments_ != other.segments_ ||
+      actor_ids_ != other.actor_ids_ || run_offsets_ != other.run_offsets_ ||
+      !same_runs(runs_, other.runs_) || !same_refs(order_, other.order_) ||
+      order_offsets_ != other.order_offsets_ || group_actors_ != other.group_actors_ ||
+      event_types_ != other.event_types_ || type_ids_ != other.type_ids_ ||
+      timeline_offsets_ != other.timeline_offsets_ || timeline_time_ != other.timeline_time_ ||
+      timeline_type_ != other.timeline_type_ || type_offsets_ != other.type_offsets_ ||
+      type_positions_ != other.type_positions_ ||
+      !same_groups(device_groups_, other.device_groups_)) {
+    return false;
+  }
+  return hourly_active_.SameAs(other.hourly_active_);
 }
 
 }  // namespace cohort::analytics::store

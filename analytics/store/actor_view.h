@@ -16,10 +16,15 @@
 // bytes per group), so counting queries can read the segments in storage order; and it indexes
 // each UTC hour's active actors (hourly_active_actors.h).
 //
-// Immutable after Build; thread-safe to share. Holds the snapshot's segments alive.
+// Under ingest, Extend makes the view of the events plus newly appended segments from the view
+// of the events: it copies what the new segments leave alone and rebuilds only the actors they
+// touch, instead of merging every actor's runs again.
+//
+// Immutable after Build/Extend; thread-safe to share. Holds its segments alive.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +52,18 @@ struct EventRef {
 class ActorView {
  public:
   static ActorView Build(std::vector<SegmentPtr> segments, IdentityMerge identity);
+
+  // The view Build(base.segments() followed by `added`, base.identity()) returns — the same
+  // actors, runs, orders, timeline, indexes and ids — computed from `base`: the actors that
+  // gain events (or, under deviceToUser, lose or gain a device) are rebuilt, every other actor's
+  // data is copied. `added` must hold events of base's project that none of base's segments
+  // holds (the store's appends after base's snapshot). Costs a copy of the view's arrays plus
+  // work in proportion to the touched actors' events and the added segments; under
+  // deviceToUser, a device newly seen without a user, or newly seen with one, also costs a
+  // scan of the base segments' device column to find its first user.
+  static ActorView Extend(const ActorView& base, std::vector<SegmentPtr> added);
+
+  IdentityMerge identity() const { return identity_; }
 
   const std::vector<SegmentPtr>& segments() const { return segments_; }
   // Actors sorted by id (bytes).
@@ -139,15 +156,45 @@ class ActorView {
   // Whether `x` comes before `y` in the total order.
   static bool Before(const EventRef& x, const EventRef& y);
 
+  // Whether two views hold the same data: every array above, compared by value (tests of
+  // Extend against Build).
+  bool SameAs(const ActorView& other) const;
+
  private:
-  // Fills event_types_, type_ids_ and the timeline from the actors' events.
+  // A storage group of one segment.
+  struct GroupRef {
+    uint32_t segment = 0;
+    uint32_t group = 0;
+  };
+  // An actor in actor order: (actor_id(), device) — a user and an anonymous device whose ids
+  // are equal strings are two actors, the user first.
+  struct ActorKey {
+    std::string id;
+    bool device = false;
+    friend bool operator==(const ActorKey&, const ActorKey&) = default;
+    friend auto operator<=>(const ActorKey&, const ActorKey&) = default;
+  };
+
+  // Assigns view-wide type ids to the event types of segments [from, end) (type_ids_ of the
+  // segments before must be set).
+  void AddEventTypes(uint32_t from);
+  // Fills the timeline and the type index from the actors' events.
   void BuildTimeline();
+  // Appends actor `a`'s events to the timeline.
+  void AppendTimeline(size_t a);
+  const GroupKey& RunKey(const EventRun& run) const;
+  ActorKey KeyOf(size_t a) const;
+  // The actor with `key`, if any.
+  std::optional<uint32_t> FindActor(const ActorKey& key) const;
+  // The actor the device group `device` belongs to, if the view has that group.
+  std::optional<uint32_t> DeviceGroupActor(std::string_view device) const;
   // Fills the type index from the timeline.
   void BuildTypeIndex();
 
   // Appends the runs' events to `out` in the total order.
   void MergeRuns(const EventRun* first, const EventRun* last, std::vector<EventRef>* out) const;
 
+  IdentityMerge identity_ = IdentityMerge::kNone;
   std::vector<SegmentPtr> segments_;
   std::vector<std::string> actor_ids_;
   std::vector<uint32_t> run_offsets_;  // actor_count() + 1
@@ -164,6 +211,8 @@ class ActorView {
   std::vector<uint32_t> timeline_type_;
   std::vector<size_t> type_offsets_;  // event_types_.size() + 1, or empty
   std::vector<uint32_t> type_positions_;
+  // Every device group once (where it first occurs), by device id: finds a device's actor.
+  std::vector<GroupRef> device_groups_;
   HourlyActiveActors hourly_active_;
 };
 

@@ -22,42 +22,68 @@ int64_t HourOf(int64_t t_ms) {
 
 HourlyActiveActors HourlyActiveActors::Build(const ActorView& view) {
   const Activity activity(view, QueryScope{});
-  // Actors are visited in index order, so each hour's list comes out ascending.
-  absl::flat_hash_map<int64_t, std::vector<uint32_t>> by_hour;
-  HourlyActiveActors result;
-  result.actor_offsets_.reserve(view.actor_count() + 1);
-  result.actor_offsets_.push_back(0);
-  for (size_t a = 0; a < view.actor_count(); ++a) {
-    bool any = false;
-    int64_t last = 0;
-    for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
-      if (!activity.active_type(view.timeline_type(i))) continue;
-      const int64_t t = view.timeline_time(i);
-      const int64_t hour = HourOf(t);
-      if (any && hour == last) {  // events come in time order
-        result.span_ms_.back() = static_cast<uint32_t>(t - result.first_ms_.back());
-        continue;
-      }
-      any = true;
-      last = hour;
-      result.first_ms_.push_back(t);
-      result.span_ms_.push_back(0);
-      std::vector<uint32_t>& actors = by_hour[hour];
-      if (actors.empty() || actors.back() != a) actors.push_back(static_cast<uint32_t>(a));
+  Builder builder(view.actor_count());
+  for (size_t a = 0; a < view.actor_count(); ++a) builder.AddFromTimeline(view, activity, a);
+  return std::move(builder).Finish();
+}
+
+HourlyActiveActors::Builder::Builder(size_t actors) {
+  result_.actor_offsets_.reserve(actors + 1);
+  result_.actor_offsets_.push_back(0);
+}
+
+void HourlyActiveActors::Builder::AddFromTimeline(const ActorView& view, const Activity& activity,
+                                                  size_t a) {
+  bool any = false;
+  int64_t last = 0;
+  for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
+    if (!activity.active_type(view.timeline_type(i))) continue;
+    const int64_t t = view.timeline_time(i);
+    const int64_t hour = HourOf(t);
+    if (any && hour == last) {  // events come in time order
+      result_.span_ms_.back() = static_cast<uint32_t>(t - result_.first_ms_.back());
+      continue;
     }
-    result.actor_offsets_.push_back(result.first_ms_.size());
+    any = true;
+    last = hour;
+    result_.first_ms_.push_back(t);
+    result_.span_ms_.push_back(0);
   }
-  result.first_ms_.shrink_to_fit();
-  result.span_ms_.shrink_to_fit();
-  for (const auto& [hour, actors] : by_hour) result.hours_.push_back(hour);
-  std::sort(result.hours_.begin(), result.hours_.end());
-  for (int64_t hour : result.hours_) {
-    const std::vector<uint32_t>& actors = by_hour[hour];
-    RoaringPtr set(roaring_bitmap_of_ptr(actors.size(), actors.data()));
+  result_.actor_offsets_.push_back(result_.first_ms_.size());
+}
+
+void HourlyActiveActors::Builder::AddCopy(const HourlyActiveActors& source, size_t a) {
+  const auto begin = static_cast<std::ptrdiff_t>(source.actor_offsets_[a]);
+  const auto end = static_cast<std::ptrdiff_t>(source.actor_offsets_[a + 1]);
+  result_.first_ms_.insert(result_.first_ms_.end(), source.first_ms_.begin() + begin,
+                           source.first_ms_.begin() + end);
+  result_.span_ms_.insert(result_.span_ms_.end(), source.span_ms_.begin() + begin,
+                          source.span_ms_.begin() + end);
+  result_.actor_offsets_.push_back(result_.first_ms_.size());
+}
+
+HourlyActiveActors HourlyActiveActors::Builder::Finish() && {
+  HourlyActiveActors& r = result_;
+  r.first_ms_.shrink_to_fit();
+  r.span_ms_.shrink_to_fit();
+  // Each actor's hours ascend and actors come in index order, so each hour's list comes out
+  // ascending.
+  absl::flat_hash_map<int64_t, std::vector<uint32_t>> by_hour;
+  const size_t actors = r.actor_offsets_.size() - 1;
+  for (size_t a = 0; a < actors; ++a) {
+    for (size_t i = r.actor_offsets_[a]; i < r.actor_offsets_[a + 1]; ++i) {
+      by_hour[HourOf(r.first_ms_[i])].push_back(static_cast<uint32_t>(a));
+    }
+  }
+  for (const auto& [hour, members] : by_hour) r.hours_.push_back(hour);
+  std::sort(r.hours_.begin(), r.hours_.end());
+  for (int64_t hour : r.hours_) {
+    const std::vector<uint32_t>& members = by_hour[hour];
+    RoaringPtr set(roaring_bitmap_of_ptr(members.size(), members.data()));
     roaring_bitmap_run_optimize(set.get());
-    result.actors_.push_back(std::move(set));
+    r.actors_.push_back(std::move(set));
   }
-  return result;
+  return std::move(r);
 }
 
 bool HourlyActiveActors::Applies(const QueryScope& scope) {
@@ -93,6 +119,17 @@ std::vector<int64_t> HourlyActiveActors::CountNew(const std::vector<int64_t>& st
     ++counts[std::upper_bound(starts.begin(), starts.end(), t) - starts.begin() - 1];
   }
   return counts;
+}
+
+bool HourlyActiveActors::SameAs(const HourlyActiveActors& other) const {
+  if (hours_ != other.hours_ || actor_offsets_ != other.actor_offsets_ ||
+      first_ms_ != other.first_ms_ || span_ms_ != other.span_ms_) {
+    return false;
+  }
+  for (size_t i = 0; i < actors_.size(); ++i) {
+    if (!roaring_bitmap_equals(actors_[i].get(), other.actors_[i].get())) return false;
+  }
+  return true;
 }
 
 size_t HourlyActiveActors::memory_bytes() const {

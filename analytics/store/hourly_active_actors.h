@@ -12,7 +12,8 @@
 // days (an hour is shorter than a day), so a question "which days had activity" is answered from
 // the actor's hours exactly instead of from its events (retention returns, retention_query.h).
 //
-// Built once with the view (ActorView::Build); immutable after, thread-safe to share.
+// Built with the view (ActorView::Build, ActorView::Extend — which copies the hours of the actors
+// it leaves alone and recomputes the others'); immutable after, thread-safe to share.
 #pragma once
 
 #include <roaring/roaring.h>
@@ -26,6 +27,7 @@
 namespace cohort::analytics::store {
 
 class ActorView;
+class Activity;
 
 class HourlyActiveActors {
  public:
@@ -37,6 +39,9 @@ class HourlyActiveActors {
 
   // One pass over the view's events. `view` is only read during the call.
   static HourlyActiveActors Build(const ActorView& view);
+
+  // Builds the sets actor by actor, in actor index order (below).
+  class Builder;
 
   // Whether a query with `scope` counts activity as these sets do: its inactive event types are
   // the default ones (QueryScope's), in any order.
@@ -63,6 +68,9 @@ class HourlyActiveActors {
   // The bitmaps' heap size.
   size_t memory_bytes() const;
 
+  // Whether both hold the same sets and hours (tests).
+  bool SameAs(const HourlyActiveActors& other) const;
+
  private:
   struct RoaringFree {
     void operator()(roaring_bitmap_t* r) const { roaring_bitmap_free(r); }
@@ -76,6 +84,21 @@ class HourlyActiveActors {
   std::vector<size_t> actor_offsets_;
   std::vector<int64_t> first_ms_;
   std::vector<uint32_t> span_ms_;
+};
+
+// Builds the sets actor by actor, in actor index order.
+class HourlyActiveActors::Builder {
+ public:
+  explicit Builder(size_t actors);
+  // The next actor's hours, from actor `a`'s timeline in `view` (only read during the call);
+  // `activity` is the view's default activity (Activity(view, QueryScope{})).
+  void AddFromTimeline(const ActorView& view, const Activity& activity, size_t a);
+  // The next actor's hours: those of actor `a` of `source`.
+  void AddCopy(const HourlyActiveActors& source, size_t a);
+  HourlyActiveActors Finish() &&;
+
+ private:
+  HourlyActiveActors result_;
 };
 
 }  // namespace cohort::analytics::store
