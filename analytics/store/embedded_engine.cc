@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 #include <variant>
 
@@ -20,6 +21,12 @@ const QueryScope& ScopeOf(const Query& query) {
 // staleness bound under a high append rate; an older view is simply treated as too stale.
 constexpr size_t kChangesKept = 4096;
 
+// Lowers the calling thread's priority (Linux: a thread's nice value is its own, set on its
+// tid); failing only costs ingest some CPU share.
+void Nice(int nice) {
+  if (nice != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+}
+
 }  // namespace
 
 EmbeddedEngine::EmbeddedEngine(SegmentStore& store, EmbeddedEngineOptions options)
@@ -30,6 +37,7 @@ EmbeddedEngine::EmbeddedEngine(SegmentStore& store, EmbeddedEngineOptions option
         OnPublish(project, version, events_changed);
       });
   builder_ = std::thread([this] { BuildLoop(); });
+  compactor_ = std::thread([this] { CompactLoop(); });
 }
 
 EmbeddedEngine::~EmbeddedEngine() {
@@ -40,6 +48,7 @@ EmbeddedEngine::~EmbeddedEngine() {
     stopping_ = true;
   }
   builder_.join();
+  compactor_.join();
 }
 
 int64_t EmbeddedEngine::background_builds() const {
@@ -55,6 +64,16 @@ int64_t EmbeddedEngine::query_builds() const {
 int64_t EmbeddedEngine::query_waits() const {
   absl::MutexLock lock(&mu_);
   return query_waits_;
+}
+
+int64_t EmbeddedEngine::extensions() const {
+  absl::MutexLock lock(&mu_);
+  return extensions_;
+}
+
+int64_t EmbeddedEngine::compactions() const {
+  absl::MutexLock lock(&mu_);
+  return compactions_;
 }
 
 void EmbeddedEngine::OnPublish(const std::string& project, uint64_t version, bool events_changed) {
@@ -93,13 +112,45 @@ void EmbeddedEngine::Enqueue(const Key& key, Cached& cached) {
   build_queue_.push_back(key);
 }
 
-void EmbeddedEngine::Install(const Key& key, const Snapshot& snapshot,
-                             std::shared_ptr<const ActorView> view) {
+void EmbeddedEngine::RequestCompaction(const Key& key, Cached& cached) {
+  if (!compactor_.joinable() || cached.compacting || cached.compacted != nullptr) return;
+  cached.compacting = true;
+  compact_queue_.push_back(key);
+}
+
+EmbeddedEngine::Made EmbeddedEngine::MakeView(const std::shared_ptr<const ActorView>& base,
+                                              uint64_t base_version, size_t base_extension,
+                                              const Snapshot& snapshot, IdentityMerge identity,
+                                              size_t limit) {
+  if (base != nullptr && base_version == snapshot.version) return Made{base, base_extension};
+  if (base != nullptr && base_version < snapshot.version &&
+      snapshot.appends_since <= base_version) {
+    std::vector<SegmentPtr> added;
+    for (const AppendedSegment& a : snapshot.appends) {
+      if (a.version > base_version) added.push_back(a.segment);
+    }
+    if (base_extension + added.size() <= limit) {
+      const size_t extension = base_extension + added.size();
+      return Made{std::make_shared<const ActorView>(ActorView::Extend(*base, std::move(added))),
+                  extension, true};
+    }
+  }
+  return Made{std::make_shared<const ActorView>(ActorView::Build(snapshot.segments, identity))};
+}
+
+void EmbeddedEngine::Install(const Key& key, const Snapshot& snapshot, Made made) {
   Cached& cached = views_[key];
-  if (cached.view != nullptr && cached.generation >= snapshot.generation) return;
+  if (made.extended) ++extensions_;
+  if (cached.view != nullptr && (cached.version > snapshot.version ||
+                                 (cached.version == snapshot.version &&
+                                  cached.extension_segments <= made.extension_segments))) {
+    return;
+  }
   cached.version = snapshot.version;
   cached.generation = snapshot.generation;
-  cached.view = std::move(view);
+  cached.view = std::move(made.view);
+  cached.extension_segments = made.extension_segments;
+  if (cached.extension_segments > options_.compact_after_segments) RequestCompaction(key, cached);
 }
 
 std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& project,
@@ -107,15 +158,19 @@ std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& proj
                                                          uint64_t* version) {
   Snapshot snapshot = store_.GetSnapshot(project);
   const Key key(project, identity);
+  std::shared_ptr<const ActorView> base;
+  uint64_t base_version = 0;
+  size_t base_extension = 0;
   {
     const absl::Time now = options_.clock->Now();
     absl::MutexLock lock(&mu_);
     Cached& cached = views_[key];
     cached.last_used = now;
     if (cached.view != nullptr) {
-      const bool same_events = cached.version == snapshot.version;
-      if (same_events && cached.generation != snapshot.generation && builder_.joinable()) {
-        Enqueue(key, cached);  // merged segments: the view is exact, rebuild it at leisure
+      const bool same_events = cached.version >= snapshot.version;
+      if (same_events && cached.generation < snapshot.generation) {
+        // Merged segments: the view is exact; compact it at leisure.
+        RequestCompaction(key, cached);
       }
       if (same_events || (builder_.joinable() &&
                           now - ChangedAfter(project, cached.version) <= options_.max_staleness)) {
@@ -125,37 +180,39 @@ std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& proj
       }
     }
     // Too stale. The builder's view will do if it holds every change older than the bound:
-    // wait for it instead of building the same view again beside it.
-    if (cached.building_generation != 0 &&
+    // wait for it instead of making the same view again beside it.
+    if (cached.building_version != 0 &&
         now - ChangedAfter(project, cached.building_version) <= options_.max_staleness) {
-      const uint64_t awaited = cached.building_generation;
+      const uint64_t awaited = cached.building_version;
       auto built = [this, &cached, awaited]() {
         mu_.AssertReaderHeld();
-        return cached.generation >= awaited || cached.building_generation != awaited;
+        return cached.version >= awaited || cached.building_version != awaited;
       };
       ++query_waits_;
       mu_.Await(absl::Condition(&built));
-      if (cached.generation >= awaited) {
+      if (cached.version >= awaited) {
         *version = cached.version;
         return cached.view;
       }
     }
+    base = cached.view;
+    base_version = cached.version;
+    base_extension = cached.extension_segments;
   }
-  // Built outside the lock: two queries racing on a new version may both build; the newer wins.
-  auto view = std::make_shared<const ActorView>(ActorView::Build(snapshot.segments, identity));
+  // Made outside the lock: two queries racing on a new version may both make one; the newer
+  // wins.
+  Made made = MakeView(base, base_version, base_extension, snapshot, identity,
+                       2 * options_.compact_after_segments);
+  std::shared_ptr<const ActorView> view = made.view;
   *version = snapshot.version;
   absl::MutexLock lock(&mu_);
-  Install(key, snapshot, view);
+  Install(key, snapshot, std::move(made));
   ++query_builds_;
   return view;
 }
 
 void EmbeddedEngine::BuildLoop() {
-  if (options_.builder_nice != 0) {
-    // On Linux a thread's nice value is its own (setpriority on its tid); failing to lower it
-    // only costs ingest some CPU share.
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.builder_nice);
-  }
+  Nice(options_.builder_nice);
   absl::MutexLock lock(&mu_);
   while (true) {
     mu_.Await(absl::Condition(
@@ -165,32 +222,73 @@ void EmbeddedEngine::BuildLoop() {
     if (stopping_) return;
     const Key key = build_queue_.front();
     build_queue_.pop_front();
-    views_[key].queued = false;
+    std::shared_ptr<const ActorView> base;
+    uint64_t base_version;
+    size_t base_extension;
+    bool compacted;  // base is a compaction to catch up
+    {
+      Cached& cached = views_[key];
+      cached.queued = false;
+      compacted = cached.compacted != nullptr;
+      if (compacted) {
+        base = std::move(cached.compacted);
+        cached.compacted = nullptr;
+        base_version = cached.compacted_version;
+        base_extension = 0;
+      } else {
+        base = cached.view;
+        base_version = cached.version;
+        base_extension = cached.extension_segments;
+      }
+    }
     mu_.Unlock();
     Snapshot snapshot = store_.GetSnapshot(key.first);
     bool needed;
     {
       absl::MutexLock check(&mu_);
       Cached& cached = views_[key];
-      needed = cached.view == nullptr || cached.generation < snapshot.generation;
-      if (needed) {
-        cached.building_version = snapshot.version;
-        cached.building_generation = snapshot.generation;
-      }
+      needed = compacted || cached.view == nullptr || cached.version < snapshot.version;
+      if (needed) cached.building_version = snapshot.version;
     }
-    std::shared_ptr<const ActorView> view;
+    std::optional<Made> made;
     if (needed) {
       if (options_.on_background_build) options_.on_background_build();
-      view = std::make_shared<const ActorView>(ActorView::Build(snapshot.segments, key.second));
+      // Past the bound a whole build: compaction is not keeping up.
+      made = MakeView(base, base_version, base_extension, snapshot, key.second,
+                      4 * options_.compact_after_segments);
     }
     mu_.Lock();
-    if (view != nullptr) {
-      Install(key, snapshot, std::move(view));
+    if (made.has_value()) {
+      Install(key, snapshot, *std::move(made));
       Cached& cached = views_[key];
       cached.building_version = 0;
-      cached.building_generation = 0;
       ++background_builds_;
     }
+  }
+}
+
+void EmbeddedEngine::CompactLoop() {
+  Nice(options_.builder_nice);
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    mu_.Await(absl::Condition(
+        +[](EmbeddedEngine* e)
+             ABSL_NO_THREAD_SAFETY_ANALYSIS { return e->stopping_ || !e->compact_queue_.empty(); },
+        this));
+    if (stopping_) return;
+    const Key key = compact_queue_.front();
+    compact_queue_.pop_front();
+    mu_.Unlock();
+    Snapshot snapshot = store_.GetSnapshot(key.first);
+    if (options_.on_compaction) options_.on_compaction();
+    auto view = std::make_shared<const ActorView>(ActorView::Build(snapshot.segments, key.second));
+    mu_.Lock();
+    Cached& cached = views_[key];
+    cached.compacting = false;
+    cached.compacted = std::move(view);
+    cached.compacted_version = snapshot.version;
+    ++compactions_;
+    Enqueue(key, cached);
   }
 }
 

@@ -2,14 +2,26 @@
 // the query's project. The actor view of a (project, identity mode) is built from a snapshot and
 // shared by the queries that follow until the data changes.
 //
+// Catching up. When only appends changed the events since a view (Snapshot::appends), the next
+// view is the old one extended by the appended segments (ActorView::Extend: a copy plus the
+// touched actors, instead of a whole build that merges every actor's runs again). An extended
+// view holds the appended segments beside the segments they were merged into, and each extension
+// adds segments that queries iterate: after `compact_after_segments` of them — or when merges
+// reorganised the segments of an unchanged view — the view is compacted, built whole from the
+// store's current segments on a second background thread while extensions go on, then caught up
+// by the appends since its snapshot. A deletion or an expiry makes the next view a whole build.
+//
 // Freshness. With the default options every query sees the latest published data: the first
-// query after a change builds the new view itself (a "cold" query, hundreds of milliseconds at a
-// million events). With `max_staleness` > 0, a query may instead be answered from the previous
-// view for at most that long after the events changed, while a background thread builds the new
-// one; views queried within `keep_warm` are rebuilt as soon as the events change, so queries
-// under live ingest stay warm. A query that needs newer events than its view holds waits for the
-// background build when that one holds them, rather than building the same view again. An answer's
-// data_version is the version of the events it was computed from, so result caches stay exact.
+// query after a change makes the new view itself (a "cold" query). With `max_staleness` > 0, a
+// query may instead be answered from the previous view for at most that long after the events
+// changed, while a background thread makes the new one; views queried within `keep_warm` are
+// remade as soon as the events change, so queries under live ingest stay warm. A query that needs
+// newer events than its view holds waits for the background build when that one holds them,
+// rather than building the same view again. An answer's data_version is the version of the events
+// it was computed from, so result caches stay exact.
+//
+// Memory: a view is replaced by a new one, so two views of a (project, identity) coexist while
+// one is made, and three while a compaction is caught up.
 //
 // Thread-safe: queries may run concurrently with each other and with appends.
 #pragma once
@@ -48,8 +60,13 @@ struct EmbeddedEngineOptions {
   int builder_nice = 0;
   // Must outlive the engine.
   Clock* clock = &RealClock::Get();
+  // Segments a view may gain by extension before it is compacted (with max_staleness > 0, in
+  // the background; a query that makes its own view builds it whole past twice as many).
+  size_t compact_after_segments = 128;
   // Tests: called on the builder thread once it has taken the snapshot it is about to build.
   std::function<void()> on_background_build;
+  // Tests: called on the compaction thread once it has taken its snapshot.
+  std::function<void()> on_compaction;
 };
 
 class EmbeddedEngine {
@@ -73,42 +90,66 @@ class EmbeddedEngine {
   [[nodiscard]] absl::StatusOr<ActorsPage> Actors(const Query& query, CellRef cell,
                                                   const std::string& after, int limit);
 
-  // Views built so far by the background thread, and by queries themselves; queries that
-  // waited for the background build (counted when they start waiting). For tests and metrics.
+  // Views made so far by the background thread (extended, built, or compacted and caught up),
+  // and by queries themselves; queries that waited for the background build (counted when they
+  // start waiting); views made by extension (by either); compactions done. For tests and
+  // metrics.
   int64_t background_builds() const;
   int64_t query_builds() const;
   int64_t query_waits() const;
+  int64_t extensions() const;
+  int64_t compactions() const;
 
  private:
   using Key = std::pair<std::string, IdentityMerge>;
   struct Cached {
     uint64_t version = 0;     // Snapshot::version of the events the view holds
-    uint64_t generation = 0;  // Snapshot::generation the view was built from
+    uint64_t generation = 0;  // Snapshot::generation the view was made from
     std::shared_ptr<const ActorView> view;
+    size_t extension_segments = 0;  // segments the view gained by extension since built whole
     absl::Time last_used = absl::InfinitePast();
     bool queued = false;  // in build_queue_
-    // The snapshot the builder thread is building from (generation 0: none).
+    // The version the builder thread is making a view of (0: none).
     uint64_t building_version = 0;
-    uint64_t building_generation = 0;
+    // Compaction: queued or running, and its whole-built view waiting for the builder to catch
+    // it up.
+    bool compacting = false;
+    std::shared_ptr<const ActorView> compacted;
+    uint64_t compacted_version = 0;
   };
   struct Change {
     uint64_t version;
     absl::Time at;
   };
+  // A view made by MakeView.
+  struct Made {
+    std::shared_ptr<const ActorView> view;
+    size_t extension_segments = 0;
+    bool extended = false;
+  };
 
+  // A view of `snapshot`: `base` (of events `base_version`, holding `base_extension` extension
+  // segments) itself when it holds them, extended by the appends after it when the snapshot lists
+  // them all and the extension stays within `limit` segments, else built whole.
+  static Made MakeView(const std::shared_ptr<const ActorView>& base, uint64_t base_version,
+                       size_t base_extension, const Snapshot& snapshot, IdentityMerge identity,
+                       size_t limit);
   // The view to answer `project` from; `*version` gets its data version.
   std::shared_ptr<const ActorView> ViewFor(const std::string& project, IdentityMerge identity,
                                            uint64_t* version);
-  // Installs a view built from `snapshot` unless a newer one is there already.
-  void Install(const Key& key, const Snapshot& snapshot, std::shared_ptr<const ActorView> view)
+  // Installs `made` (of `snapshot`) unless the view there holds newer events, or the same with
+  // no more extension segments.
+  void Install(const Key& key, const Snapshot& snapshot, Made made)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // When the events of `project` first changed after `version` (InfinitePast if that is older
   // than the history kept).
   absl::Time ChangedAfter(const std::string& project, uint64_t version) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Enqueue(const Key& key, Cached& cached) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RequestCompaction(const Key& key, Cached& cached) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnPublish(const std::string& project, uint64_t version, bool events_changed);
   void BuildLoop();
+  void CompactLoop();
 
   SegmentStore& store_;
   const EmbeddedEngineOptions options_;
@@ -118,11 +159,15 @@ class EmbeddedEngine {
   // Per project, the recent changes of its events (bounded), oldest first.
   absl::flat_hash_map<std::string, std::deque<Change>> changes_ ABSL_GUARDED_BY(mu_);
   std::deque<Key> build_queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Key> compact_queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t background_builds_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t query_builds_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t query_waits_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t extensions_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread builder_;
+  std::thread compactor_;
 };
 
 }  // namespace cohort::analytics::store

@@ -169,5 +169,55 @@ TEST_F(EmbeddedEngineTest, AQueryPastTheBoundWaitsForTheBuilderRatherThanBuildin
   EXPECT_EQ(engine.query_builds(), 1);  // only the very first view
 }
 
+TEST_F(EmbeddedEngineTest, AppendsExtendTheViewAndADeletionBuildsItWhole) {
+  EmbeddedEngine engine(*store_);
+  Append(1);
+  EXPECT_EQ(Run(engine), std::make_pair(int64_t{1}, Version()));
+  EXPECT_EQ(engine.extensions(), 0);  // the first view is built whole
+  Append(2);
+  Append(3);
+  EXPECT_EQ(Run(engine), std::make_pair(int64_t{3}, Version()));
+  EXPECT_EQ(engine.extensions(), 1);  // both appends at once
+  ASSERT_EQ(*store_->DeleteUser("p", "u2"), 1);
+  EXPECT_EQ(Run(engine), std::make_pair(int64_t{2}, Version()));
+  EXPECT_EQ(engine.extensions(), 1);
+  EXPECT_EQ(engine.query_builds(), 3);
+}
+
+TEST_F(EmbeddedEngineTest, ExtendedViewsAreCompactedInTheBackgroundAndStayExact) {
+  EmbeddedEngine engine(*store_, {.max_staleness = absl::Seconds(1),
+                                  .keep_warm = absl::Minutes(1),
+                                  .clock = &clock_,
+                                  .compact_after_segments = 2});
+  // Many users per append, some seen again, so extensions touch existing actors too.
+  int n = 0;
+  for (int round = 0; round < 12; ++round) {
+    std::vector<Event> batch;
+    for (int i = 0; i < 5; ++i) {
+      ++n;
+      batch.push_back(Click(absl::StrCat("u", (n * 7) % 23), 10 * kDay + n, n));
+    }
+    ASSERT_TRUE(store_->Append(std::move(batch)).ok());
+    if (round % 3 == 0) {
+      ASSERT_TRUE(store_->Merge().ok());
+    }
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    std::pair<int64_t, uint64_t> answer = Run(engine);
+    while (answer.second != Version() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+      answer = Run(engine);
+    }
+    ASSERT_EQ(answer.second, Version());
+    EmbeddedEngine whole(*store_);  // a fresh engine builds the view whole
+    EXPECT_EQ(answer, Run(whole)) << "round " << round;
+  }
+  EXPECT_GT(engine.extensions(), 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (engine.compactions() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_GT(engine.compactions(), 0);
+}
+
 }  // namespace
 }  // namespace cohort::analytics::store

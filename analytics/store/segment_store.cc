@@ -110,7 +110,7 @@ absl::Status SegmentStore::Load(OpenReport* report) {
       ++report->segments;
       report->events += static_cast<int64_t>(project.segments.back().segment->event_count());
     }
-    Publish(project);
+    Publish(project, Change::kRemoved);
   }
   return absl::OkStatus();
 }
@@ -125,11 +125,24 @@ SegmentStore::Project& SegmentStore::ProjectFor(const std::string& name) {
   return *slot;
 }
 
-void SegmentStore::Publish(Project& project, bool events_changed) {
+void SegmentStore::Publish(Project& project, Change change, SegmentPtr appended) {
+  const bool events_changed = change != Change::kReorganized;
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->generation = next_version_++;
   snapshot->version = snapshot->generation;
   for (const StoredSegment& s : project.segments) snapshot->segments.push_back(s.segment);
+  if (change == Change::kAppended) {
+    project.appends.push_back(AppendedSegment{snapshot->version, std::move(appended)});
+    while (project.appends.size() > options_.appends_kept) {
+      project.appends_since = project.appends.front().version;
+      project.appends.pop_front();
+    }
+  } else if (change == Change::kRemoved) {
+    project.appends.clear();
+    project.appends_since = snapshot->version;
+  }
+  snapshot->appends_since = project.appends_since;
+  snapshot->appends.assign(project.appends.begin(), project.appends.end());
   uint64_t version;
   {
     absl::MutexLock lock(&snapshot_mu_);
@@ -313,9 +326,9 @@ absl::StatusOr<AppendResult> SegmentStore::Append(std::vector<Event> events) {
       (void)options_.env->RemoveFile(Join(project.dir, SegmentName(sequence, sequence)));
       return stored.status();
     }
-    project.segments.push_back(StoredSegment{sequence, sequence, *std::move(stored)});
+    project.segments.push_back(StoredSegment{sequence, sequence, *stored});
     for (uint64_t hash : kept_hashes) project.dedup_filter.Insert(hash);
-    Publish(project);
+    Publish(project, Change::kAppended, *std::move(stored));
     result.stored += count;
   }
   return result;
@@ -360,7 +373,7 @@ absl::StatusOr<int> SegmentStore::Merge() {
       project.segments.erase(project.segments.begin() + i, project.segments.begin() + j);
       project.segments.insert(project.segments.begin() + i,
                               StoredSegment{first, last, *std::move(merged)});
-      Publish(project, /*events_changed=*/false);
+      Publish(project, Change::kReorganized);
       // The inputs are superseded by the merged file's range; removing them is housekeeping
       // (Open removes any that survive a crash here).
       for (const StoredSegment& input : inputs) {
@@ -484,7 +497,7 @@ absl::StatusOr<int64_t> SegmentStore::RewriteWithout(Project& project, DropFn dr
     // also keep their memory: rebuild the filter on the next Append.
     project.dedup_filter.Clear();
     project.dedup_filter_built = false;
-    Publish(project);
+    Publish(project, Change::kRemoved);
   }
   if (!failed.ok()) return failed;
   return deleted;

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -50,16 +51,33 @@ struct SegmentStoreOptions {
   // reclaims under memory pressure, and only dictionaries and the dedup filter stay on the
   // heap. False: every segment is decoded onto the heap.
   bool map_files = true;
+  // Appended segments listed in snapshots (Snapshot::appends). They stay referenced, so those a
+  // merge has replaced keep their memory (and, mapped, their disk blocks) until they leave the
+  // list.
+  size_t appends_kept = 64;
 };
 
 // What a project's queries read: the segments at one moment. `version` changes whenever the
 // events change (appends, deletions, expiry) and keys result caches; `generation` changes
 // whenever the set of segments changes, also when a merge only reorganises the same events
 // (it keys structures built from the segments themselves).
+//
+// `appends` lets a reader that holds structures built from an older version of the events catch
+// up by the new events alone (ActorView::Extend): since version `appends_since` the events changed
+// only by appends, and each of them is listed — the segment it wrote, as written (a merge may
+// have folded it into another of `segments` since), with the version it published — oldest
+// first. The store keeps the last SegmentStoreOptions::appends_kept; a deletion or an expiry
+// empties the list (appends_since becomes its version).
+struct AppendedSegment {
+  uint64_t version = 0;
+  SegmentPtr segment;
+};
 struct Snapshot {
   uint64_t version = 0;
   uint64_t generation = 0;
   std::vector<SegmentPtr> segments;  // in append order
+  uint64_t appends_since = 0;
+  std::vector<AppendedSegment> appends;
 };
 
 struct AppendResult {
@@ -146,6 +164,9 @@ class SegmentStore {
     // first Append after Open and again after events were removed (`dedup_filter_built` false).
     FingerprintSet dedup_filter;
     bool dedup_filter_built = false;
+    // Snapshot::appends_since and appends of the next publication.
+    uint64_t appends_since = 0;
+    std::deque<AppendedSegment> appends;
   };
 
   explicit SegmentStore(SegmentStoreOptions options) : options_(std::move(options)) {}
@@ -163,9 +184,14 @@ class SegmentStore {
                                           SegmentPtr segment);
   // Reads the segment file at `path` (mapped when map_files).
   absl::StatusOr<SegmentPtr> ReadSegment(const std::string& path) const;
-  // Makes the project's segments visible to queries; `events_changed` is false only when the
-  // same events were reorganised (a merge), so that answers cached by version stay valid.
-  void Publish(Project& project, bool events_changed = true)
+  // How a publication changed the project's events.
+  enum class Change {
+    kAppended,     // `appended` was added
+    kReorganized,  // the same events in other segments (a merge): answers cached by version stay
+    kRemoved,      // events removed (deletion, expiry) or loaded
+  };
+  // Makes the project's segments visible to queries.
+  void Publish(Project& project, Change change, SegmentPtr appended = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Rewrites every segment of `project` holding an event for which `drop(segment, group, event)`
   // is true without those events (a segment left empty is removed), then publishes. Returns the

@@ -227,6 +227,49 @@ TEST_F(SegmentStoreTest, MergeFoldsConsecutiveSmallSegmentsAndSurvivesACrashHalf
   EXPECT_EQ(store->Append({Make("p", "u1", "", 1, "a")})->duplicates, 1);
 }
 
+// Snapshots list the recent appends (the segments as written, with the versions they published)
+// so that views catch up by the new events alone: merges keep the list, a deletion empties it,
+// and only the last appends_kept are listed.
+TEST_F(SegmentStoreTest, SnapshotsListTheAppendsSinceTheLastRemoval) {
+  SegmentStoreOptions options;
+  options.dir = dir_;
+  options.merge_below_events = 10;
+  options.merge_fan_in = 2;
+  options.appends_kept = 3;
+  absl::StatusOr<std::unique_ptr<SegmentStore>> opened = SegmentStore::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  SegmentStore& store = **opened;
+  const uint64_t opened_version = store.GetSnapshot("p").version;
+  ASSERT_TRUE(store.Append({Make("p", "u1", "", 1, "a")}).ok());
+  const Snapshot one = store.GetSnapshot("p");
+  ASSERT_EQ(one.appends.size(), 1u);
+  EXPECT_EQ(one.appends_since, opened_version);
+  EXPECT_EQ(one.appends[0].version, one.version);
+  EXPECT_EQ(one.appends[0].segment, one.segments[0]);
+  ASSERT_TRUE(store.Append({Make("p", "u2", "", 2, "b")}).ok());
+  const Snapshot two = store.GetSnapshot("p");
+  ASSERT_EQ(two.appends.size(), 2u);
+  EXPECT_EQ(two.appends[1].version, two.version);
+  ASSERT_EQ(*store.Merge(), 1);  // the two become one segment; the appends stay listed
+  const Snapshot merged = store.GetSnapshot("p");
+  EXPECT_EQ(merged.segments.size(), 1u);
+  ASSERT_EQ(merged.appends.size(), 2u);
+  EXPECT_EQ(merged.appends[0].segment, one.segments[0]);
+  EXPECT_EQ(merged.appends_since, opened_version);
+  // Past appends_kept the oldest leave, and appends_since moves up to the last one dropped.
+  ASSERT_TRUE(store.Append({Make("p", "u3", "", 3, "c")}).ok());
+  ASSERT_TRUE(store.Append({Make("p", "u4", "", 4, "d")}).ok());
+  const Snapshot four = store.GetSnapshot("p");
+  ASSERT_EQ(four.appends.size(), 3u);
+  EXPECT_EQ(four.appends_since, one.version);
+  EXPECT_EQ(four.appends[0].version, two.version);
+  // A deletion is not an append: nothing before it can be caught up by appends.
+  ASSERT_EQ(*store.DeleteUser("p", "u1"), 1);
+  const Snapshot deleted = store.GetSnapshot("p");
+  EXPECT_TRUE(deleted.appends.empty());
+  EXPECT_EQ(deleted.appends_since, deleted.version);
+}
+
 // Written segments are read in place from their mapped files: the heap keeps dictionaries, the
 // page cache the columns. A snapshot taken before a merge or a deletion keeps reading its
 // segments after their files are removed or replaced; answers are the same as from the heap.
