@@ -627,7 +627,8 @@ int main(int argc, char** argv) {
                static_cast<long long>(flags.ingest_rate));
   double ingest_rate = 0, append_p50 = 0, append_max = 0;
   std::vector<double> ingest_merge_ms;
-  int64_t ingest_appended = 0, background_builds = 0;
+  int64_t ingest_appended = 0, background_builds = 0, extensions = 0, compactions = 0,
+          query_waits = 0, query_builds = 0;
   {
     EmbeddedEngine engine(*store, {.max_staleness = absl::Milliseconds(flags.max_staleness_ms)});
     for (const NamedQuery& q : queries) TimeQuery(engine, q);  // warm the view first
@@ -655,8 +656,43 @@ int main(int argc, char** argv) {
     append_max = ingest.append_max_ms();
     ingest_merge_ms = ingest.merge_ms();
     background_builds = engine.background_builds();
+    extensions = engine.extensions();
+    compactions = engine.compactions();
+    query_waits = engine.query_waits();
+    query_builds = engine.query_builds();
   }
   const double hwm_end = ProcStatusMb("VmHWM:");
+  // One append's catching up: the view of the events now built whole, against that view
+  // extended by one more append of kBatch events (ActorView::Extend).
+  std::vector<double> whole_ms, extend_ms;
+  {
+    ProductGeneratorOptions o;
+    o.seed = flags.seed + 2;
+    o.actors = std::max<int64_t>(flags.actors / 10, 1000);
+    o.events = 2 * static_cast<int64_t>(kBatch);
+    o.id_prefix = "extend-";
+    ProductGenerator extra(o);
+    for (an::IdentityMerge identity :
+         {an::IdentityMerge::kDeviceToUser, an::IdentityMerge::kNone}) {
+      const cohort::analytics::store::Snapshot before = store->GetSnapshot(data.project);
+      t = absl::Now();
+      const cohort::analytics::store::ActorView whole =
+          cohort::analytics::store::ActorView::Build(before.segments, identity);
+      whole_ms.push_back(Ms(absl::Now() - t));
+      std::vector<an::Event> batch;
+      extra.Next(kBatch, &batch);
+      if (absl::Status a = store->Append(std::move(batch)).status(); !a.ok()) Die("append", a);
+      const cohort::analytics::store::Snapshot after = store->GetSnapshot(data.project);
+      t = absl::Now();
+      const cohort::analytics::store::ActorView extended =
+          cohort::analytics::store::ActorView::Extend(whole, {after.appends.back().segment});
+      extend_ms.push_back(Ms(absl::Now() - t));
+      if (extended.event_count() <= whole.event_count()) {
+        std::fprintf(stderr, "the extension added no events\n");
+        return 1;
+      }
+    }
+  }
   const double anon_end = ProcStatusMb("RssAnon:");
   const uint64_t store_memory_end = store->memory_bytes();
   const double file_end = ProcStatusMb("RssFile:");
@@ -737,9 +773,20 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < ingest_merge_ms.size(); ++i) {
     std::printf("%s%.1f s", i == 0 ? " (" : ", ", ingest_merge_ms[i] / 1000.0);
   }
-  std::printf("%s; engine max_staleness %lld ms, %lld actor views built in the background.\n",
-              ingest_merge_ms.empty() ? "" : ")", static_cast<long long>(flags.max_staleness_ms),
-              static_cast<long long>(background_builds));
+  std::printf(
+      "%s; engine max_staleness %lld ms: %lld actor views made in the background, %lld by "
+      "queries (%lld queries waited for the background), %lld of them by extension, %lld "
+      "compactions.\n",
+      ingest_merge_ms.empty() ? "" : ")", static_cast<long long>(flags.max_staleness_ms),
+      static_cast<long long>(background_builds), static_cast<long long>(query_builds),
+      static_cast<long long>(query_waits), static_cast<long long>(extensions),
+      static_cast<long long>(compactions));
+  std::printf(
+      "\nCatching up one append of %zu events after the ingest (%lld events in the view): the "
+      "actor view built whole %.0f / %.0f ms, extended (ActorView::Extend) %.0f / %.0f ms "
+      "(deviceToUser / none).\n",
+      kBatch, static_cast<long long>(stored + ingest_appended), whole_ms[0], whole_ms[1],
+      extend_ms[0], extend_ms[1]);
   std::fflush(stdout);
   if (flags.clickhouse_reps == 0) return 0;
 

@@ -406,6 +406,32 @@ std::optional<uint32_t> ActorView::DeviceGroupActor(std::string_view device) con
   return group_actors_[it->segment][it->group];
 }
 
+void ActorView::CopyActors(const ActorView& base, size_t first, size_t last) {
+  // Appends base[from, to) of `source` to `dest`, and to `offsets` the entries
+  // source_offsets[first + 1 .. last] shifted to where they now start.
+  const auto append = [&](auto& dest, const auto& source, auto& offsets,
+                          const auto& source_offsets) {
+    const size_t from = source_offsets[first], to = source_offsets[last];
+    const size_t shift = dest.size();
+    dest.insert(dest.end(), source.begin() + static_cast<std::ptrdiff_t>(from),
+                source.begin() + static_cast<std::ptrdiff_t>(to));
+    using Offset = typename std::decay_t<decltype(offsets)>::value_type;
+    for (size_t a = first + 1; a <= last; ++a) {
+      offsets.push_back(static_cast<Offset>(source_offsets[a] - from + shift));
+    }
+  };
+  actor_ids_.insert(actor_ids_.end(), base.actor_ids_.begin() + static_cast<std::ptrdiff_t>(first),
+                    base.actor_ids_.begin() + static_cast<std::ptrdiff_t>(last));
+  append(runs_, base.runs_, run_offsets_, base.run_offsets_);
+  append(order_, base.order_, order_offsets_, base.order_offsets_);
+  const size_t timeline_from = base.timeline_offsets_[first];
+  const size_t timeline_to = base.timeline_offsets_[last];
+  timeline_type_.insert(timeline_type_.end(),
+                        base.timeline_type_.begin() + static_cast<std::ptrdiff_t>(timeline_from),
+                        base.timeline_type_.begin() + static_cast<std::ptrdiff_t>(timeline_to));
+  append(timeline_time_, base.timeline_time_, timeline_offsets_, base.timeline_offsets_);
+}
+
 ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added) {
   ActorView view;
   view.identity_ = base.identity_;
@@ -520,8 +546,7 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
     std::optional<uint32_t> base;
     std::vector<EventRun> runs;
   };
-  std::vector<Changed> changed;                          // by key
-  absl::flat_hash_map<uint32_t, uint32_t> changed_base;  // base actor -> index in `changed`
+  std::vector<Changed> changed;  // by key
   for (auto& [key, gained] : gains) {
     Changed c{key, base.FindActor(key), {}};
     if (c.base) {
@@ -534,7 +559,6 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
         }
         c.runs.push_back(*r);
       }
-      changed_base[*c.base] = static_cast<uint32_t>(changed.size());
     }
     c.runs.insert(c.runs.end(), gained.begin(), gained.end());
     std::vector<std::pair<const GroupKey*, EventRun>> keyed;
@@ -548,41 +572,48 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
     changed.push_back(std::move(c));
   }
 
-  // The extended view's actors: the base actors (changed ones rebuilt, emptied ones dropped)
-  // and the new ones, merged in actor order.
-  constexpr uint32_t kUnchanged = UINT32_MAX;
-  struct Slot {
-    uint32_t base = kNoCode;        // a base actor copied, or
-    uint32_t changed = kUnchanged;  // an index into `changed`
+  // The extended view's actors: ranges of base actors copied as they are, and the changed ones
+  // (rebuilt; emptied ones dropped; new ones inserted where their key sorts), in actor order.
+  // `changed` is in key order, so its base actors and insertion points ascend.
+  constexpr uint32_t kCopied = UINT32_MAX;
+  struct Piece {
+    uint32_t first = 0, last = 0;  // base actors [first, last) copied, or
+    uint32_t changed = kCopied;    // an index into `changed`
   };
-  std::vector<Slot> slots;
-  slots.reserve(base.actor_count() + changed.size());
+  std::vector<Piece> pieces;
   std::vector<uint32_t> old_to_new(base.actor_count(), kNoCode);
   {
-    size_t j = 0;  // next new actor in `changed`
-    const auto next_new = [&] {
-      while (j < changed.size() && changed[j].base) ++j;
+    uint32_t next = 0;    // the next base actor not yet placed
+    uint32_t placed = 0;  // actors placed so far
+    const auto copy_to = [&](uint32_t end) {
+      if (end <= next) return;
+      pieces.push_back(Piece{next, end, kCopied});
+      for (uint32_t a = next; a < end; ++a) old_to_new[a] = placed++;
+      next = end;
     };
-    next_new();
-    for (uint32_t a = 0; a < base.actor_count(); ++a) {
-      // New actors that come before base actor a (ids compare first; kinds only on a tie).
-      while (j < changed.size() &&
-             (changed[j].key.id < base.actor_ids_[a] ||
-              (changed[j].key.id == base.actor_ids_[a] && changed[j].key < base.KeyOf(a)))) {
-        slots.push_back(Slot{kNoCode, static_cast<uint32_t>(j++)});
-        next_new();
+    for (uint32_t j = 0; j < changed.size(); ++j) {
+      const Changed& c = changed[j];
+      if (c.base) {
+        copy_to(*c.base);
+        next = *c.base + 1;
+        if (c.runs.empty()) continue;  // a device actor absorbed by a user
+      } else {
+        auto it = std::lower_bound(base.actor_ids_.begin() + next, base.actor_ids_.end(), c.key.id);
+        auto at = static_cast<uint32_t>(it - base.actor_ids_.begin());
+        while (at < base.actor_count() && base.actor_ids_[at] == c.key.id &&
+               base.KeyOf(at) < c.key) {
+          ++at;
+        }
+        copy_to(at);
       }
-      auto it = changed_base.find(a);
-      if (it == changed_base.end()) {
-        old_to_new[a] = static_cast<uint32_t>(slots.size());
-        slots.push_back(Slot{a, kUnchanged});
-      } else if (!changed[it->second].runs.empty()) {
-        slots.push_back(Slot{kNoCode, it->second});
-      }
+      pieces.push_back(Piece{0, 0, j});
+      ++placed;
     }
-    for (; j < changed.size(); ++j) {
-      if (!changed[j].base) slots.push_back(Slot{kNoCode, static_cast<uint32_t>(j)});
-    }
+    copy_to(base.actor_count());
+  }
+  size_t actor_total = 0;
+  for (const Piece& piece : pieces) {
+    actor_total += piece.changed == kCopied ? piece.last - piece.first : 1;
   }
 
   // Storage groups of the base segments keep their actors, renumbered; the changed actors' groups
@@ -600,41 +631,31 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
 
   size_t events = 0;
   for (const SegmentPtr& segment : segs) events += segment->event_count();
-  view.actor_ids_.reserve(slots.size());
-  view.run_offsets_.reserve(slots.size() + 1);
-  view.order_offsets_.reserve(slots.size() + 1);
-  view.timeline_offsets_.reserve(slots.size() + 1);
+  view.actor_ids_.reserve(actor_total);
+  view.run_offsets_.reserve(actor_total + 1);
+  view.order_offsets_.reserve(actor_total + 1);
+  view.timeline_offsets_.reserve(actor_total + 1);
   view.runs_.reserve(base.runs_.size() + fresh.runs.size());
+  view.order_.reserve(base.order_.size() + events - base.event_count());
   view.timeline_time_.reserve(events);
   view.timeline_type_.reserve(events);
   view.run_offsets_.push_back(0);
   view.order_offsets_.push_back(0);
   view.timeline_offsets_.push_back(0);
   const Activity activity(view, QueryScope{});
-  HourlyActiveActors::Builder hours(slots.size());
-  for (const Slot& slot : slots) {
+  HourlyActiveActors::Builder hours(actor_total, &base.hourly_active_);
+  for (const Changed& c : changed) {
+    if (c.base) hours.Remove(*c.base);
+  }
+  for (const Piece& piece : pieces) {
     const auto actor = static_cast<uint32_t>(view.actor_ids_.size());
-    if (slot.changed == kUnchanged) {
-      const uint32_t a = slot.base;
-      view.actor_ids_.push_back(base.actor_ids_[a]);
-      view.runs_.insert(view.runs_.end(), base.runs_begin(a), base.runs_end(a));
-      view.run_offsets_.push_back(static_cast<uint32_t>(view.runs_.size()));
-      view.order_.insert(
-          view.order_.end(),
-          base.order_.begin() + static_cast<std::ptrdiff_t>(base.order_offsets_[a]),
-          base.order_.begin() + static_cast<std::ptrdiff_t>(base.order_offsets_[a + 1]));
-      view.order_offsets_.push_back(view.order_.size());
-      const auto begin = static_cast<std::ptrdiff_t>(base.timeline_offsets_[a]);
-      const auto end = static_cast<std::ptrdiff_t>(base.timeline_offsets_[a + 1]);
-      view.timeline_time_.insert(view.timeline_time_.end(), base.timeline_time_.begin() + begin,
-                                 base.timeline_time_.begin() + end);
-      view.timeline_type_.insert(view.timeline_type_.end(), base.timeline_type_.begin() + begin,
-                                 base.timeline_type_.begin() + end);
-      view.timeline_offsets_.push_back(view.timeline_time_.size());
-      hours.AddCopy(base.hourly_active_, a);
+    if (piece.changed == kCopied) {
+      // Their data is contiguous in the base arrays: copied at once, the offsets shifted.
+      view.CopyActors(base, piece.first, piece.last);
+      hours.AddCopies(piece.first, piece.last);
       continue;
     }
-    Changed& c = changed[slot.changed];
+    Changed& c = changed[piece.changed];
     view.actor_ids_.push_back(std::move(c.key.id));
     const size_t first_run = view.runs_.size();
     view.runs_.insert(view.runs_.end(), c.runs.begin(), c.runs.end());
@@ -648,7 +669,7 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
     }
     view.order_offsets_.push_back(view.order_.size());
     view.AppendTimeline(actor);
-    hours.AddFromTimeline(view, activity, actor);
+    hours.AddFromTimeline(view, activity, actor, c.base);
   }
   view.BuildTypeIndex();
   view.hourly_active_ = std::move(hours).Finish();
@@ -661,12 +682,21 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
       const uint32_t r = fresh.run_begin[k];
       added_devices.push_back(GroupRef{fresh.runs[r].segment, fresh.run_groups[r]});
     }
+    // Few are new: each goes in at its place (binary search), the rest is copied in runs.
     view.device_groups_.reserve(base.device_groups_.size() + added_devices.size());
-    const auto id_less = [&](const GroupRef& x, const GroupRef& y) {
-      return segs[x.segment]->group(x.group).id < segs[y.segment]->group(y.group).id;
+    const auto id_of = [&](const GroupRef& ref) -> std::string_view {
+      return segs[ref.segment]->group(ref.group).id;
     };
-    std::merge(base.device_groups_.begin(), base.device_groups_.end(), added_devices.begin(),
-               added_devices.end(), std::back_inserter(view.device_groups_), id_less);
+    auto from = base.device_groups_.begin();
+    for (const GroupRef& ref : added_devices) {  // in id order (fresh.keys)
+      auto at =
+          std::lower_bound(from, base.device_groups_.end(), id_of(ref),
+                           [&](const GroupRef& x, std::string_view id) { return id_of(x) < id; });
+      view.device_groups_.insert(view.device_groups_.end(), from, at);
+      view.device_groups_.push_back(ref);
+      from = at;
+    }
+    view.device_groups_.insert(view.device_groups_.end(), from, base.device_groups_.end());
   }
   return view;
 }

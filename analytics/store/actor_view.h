@@ -182,6 +182,9 @@ class ActorView {
   void BuildTimeline();
   // Appends actor `a`'s events to the timeline.
   void AppendTimeline(size_t a);
+  // Appends the actors [first, last) of `base` as they are (Extend; every array but the group
+  // actors, the type index and the hourly sets).
+  void CopyActors(const ActorView& base, size_t first, size_t last);
   const GroupKey& RunKey(const EventRun& run) const;
   ActorKey KeyOf(size_t a) const;
   // The actor with `key`, if any.
