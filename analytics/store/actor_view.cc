@@ -44,20 +44,22 @@ bool ActorView::Before(const EventRef& x, const EventRef& y) {
 }
 
 void ActorView::MergeRuns(const EventRun* first, const EventRun* last,
-                          std::vector<EventRef>* out) const {
-  const size_t start = out->size();
+                          HugePageVector<OrderRef>* out, std::vector<EventRef>* scratch) const {
+  std::vector<EventRef>& refs = *scratch;
+  refs.clear();
   for (const EventRun* run = first; run != last; ++run) {
     const Segment* s = segments_[run->segment].get();
-    for (uint32_t e = run->begin; e < run->end; ++e) out->push_back(EventRef{s, e, run->segment});
+    for (uint32_t e = run->begin; e < run->end; ++e) refs.push_back(EventRef{s, e, run->segment});
   }
   // Each run is sorted by (time, insert_id) already; a stable sort on the full order is simple.
-  std::stable_sort(out->begin() + static_cast<std::ptrdiff_t>(start), out->end(), Before);
+  std::stable_sort(refs.begin(), refs.end(), Before);
+  for (const EventRef& r : refs) out->push_back(OrderRef{r.segment_number, r.index});
 }
 
 size_t ActorView::memory_bytes() const {
   size_t bytes =
       actor_ids_.capacity() * sizeof(std::string) + run_offsets_.capacity() * sizeof(uint32_t) +
-      runs_.capacity() * sizeof(EventRun) + order_.capacity() * sizeof(EventRef) +
+      runs_.capacity() * sizeof(EventRun) + order_.capacity() * sizeof(OrderRef) +
       order_offsets_.capacity() * sizeof(size_t) + timeline_offsets_.capacity() * sizeof(size_t) +
       timeline_time_.capacity() * sizeof(int64_t) + timeline_type_.capacity() * sizeof(uint32_t) +
       type_offsets_.capacity() * sizeof(size_t) + type_positions_.capacity() * sizeof(uint32_t) +
@@ -342,6 +344,7 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
   view.order_offsets_.push_back(0);
   view.group_actors_.resize(segment_count);
   for (uint32_t s = 0; s < segment_count; ++s) view.group_actors_[s].resize(segs[s]->group_count());
+  std::vector<EventRef> scratch;
   const auto add_actor = [&](std::string actor_id, uint32_t id) {
     const auto actor = static_cast<uint32_t>(view.actor_ids_.size());
     view.actor_ids_.push_back(std::move(actor_id));
@@ -357,7 +360,7 @@ ActorView ActorView::Build(std::vector<SegmentPtr> segments, IdentityMerge ident
     view.run_offsets_.push_back(static_cast<uint32_t>(view.runs_.size()));
     if (view.runs_.size() - first_run > 1) {
       view.MergeRuns(view.runs_.data() + first_run, view.runs_.data() + view.runs_.size(),
-                     &view.order_);
+                     &view.order_, &scratch);
     }
     view.order_offsets_.push_back(view.order_.size());
   };
@@ -643,6 +646,7 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
   view.order_offsets_.push_back(0);
   view.timeline_offsets_.push_back(0);
   const Activity activity(view, QueryScope{});
+  std::vector<EventRef> scratch;
   HourlyActiveActors::Builder hours(actor_total, &base.hourly_active_);
   for (const Changed& c : changed) {
     if (c.base) hours.Remove(*c.base);
@@ -665,7 +669,7 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
     }
     if (c.runs.size() > 1) {
       view.MergeRuns(view.runs_.data() + first_run, view.runs_.data() + view.runs_.size(),
-                     &view.order_);
+                     &view.order_, &scratch);
     }
     view.order_offsets_.push_back(view.order_.size());
     view.AppendTimeline(actor);
@@ -702,14 +706,13 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
 }
 
 bool ActorView::SameAs(const ActorView& other) const {
-  const auto same_refs = [](const std::vector<EventRef>& x, const std::vector<EventRef>& y) {
+  const auto same_refs = [](const auto& x, const auto& y) {
     return std::equal(x.begin(), x.end(), y.begin(), y.end(),
-                      [](const EventRef& a, const EventRef& b) {
-                        return a.segment == b.segment && a.index == b.index &&
-                               a.segment_number == b.segment_number;
+                      [](const OrderRef& a, const OrderRef& b) {
+                        return a.segment == b.segment && a.index == b.index;
                       });
   };
-  const auto same_runs = [](const std::vector<EventRun>& x, const std::vector<EventRun>& y) {
+  const auto same_runs = [](const auto& x, const auto& y) {
     return std::equal(x.begin(), x.end(), y.begin(), y.end(),
                       [](const EventRun& a, const EventRun& b) {
                         return a.segment == b.segment && a.begin == b.begin && a.end == b.end;

@@ -7,7 +7,7 @@
 // ids, found in the user groups' device column — and is its own anonymous actor otherwise.
 //
 // Build also merges the runs of every actor that has several (its events spread over segments)
-// into the total order once, so queries iterate arrays instead of re-sorting per query: 16 bytes
+// into the total order once, so queries iterate arrays instead of re-sorting per query: 8 bytes
 // per event of such actors; it lays every actor's events out as a timeline — time and a view-wide
 // event type id per event, in the total order, 12 bytes per event — so scans that decide on type
 // and time read two sequential arrays and touch a segment only for the events they keep; it
@@ -32,6 +32,7 @@
 #include "analytics/model/query.h"
 #include "analytics/store/hourly_active_actors.h"
 #include "analytics/store/segment.h"
+#include "common/huge_page_allocator.h"
 
 namespace cohort::analytics::store {
 
@@ -87,7 +88,7 @@ class ActorView {
       for (uint32_t e = first->begin; e < first->end; ++e) visit(EventRef{s, e, first->segment});
       return;
     }
-    for (size_t i = order_offsets_[a]; i < order_offsets_[a + 1]; ++i) visit(order_[i]);
+    for (size_t i = order_offsets_[a]; i < order_offsets_[a + 1]; ++i) visit(Ref(order_[i]));
   }
 
   // The view's event types (each segment's dictionary merged); ids index this list.
@@ -128,7 +129,7 @@ class ActorView {
       return EventRef{segments_[first->segment].get(), first->begin + static_cast<uint32_t>(k),
                       first->segment};
     }
-    return order_[order_offsets_[a] + k];
+    return Ref(order_[order_offsets_[a] + k]);
   }
 
   // As ForEachEvent, stopping after the first event for which `visit(EventRef)` returns false.
@@ -143,7 +144,7 @@ class ActorView {
       return;
     }
     for (size_t i = order_offsets_[a]; i < order_offsets_[a + 1]; ++i) {
-      if (!visit(order_[i])) return;
+      if (!visit(Ref(order_[i]))) return;
     }
   }
 
@@ -161,6 +162,16 @@ class ActorView {
   bool SameAs(const ActorView& other) const;
 
  private:
+  // An event of order_: its segment's number and its index (8 bytes; an EventRef's segment
+  // pointer is the number's segment).
+  struct OrderRef {
+    uint32_t segment = 0;
+    uint32_t index = 0;
+  };
+  EventRef Ref(OrderRef r) const {
+    return EventRef{segments_[r.segment].get(), r.index, r.segment};
+  }
+
   // A storage group of one segment.
   struct GroupRef {
     uint32_t segment = 0;
@@ -194,26 +205,27 @@ class ActorView {
   // Fills the type index from the timeline.
   void BuildTypeIndex();
 
-  // Appends the runs' events to `out` in the total order.
-  void MergeRuns(const EventRun* first, const EventRun* last, std::vector<EventRef>* out) const;
+  // Appends the runs' events to `out` in the total order; `scratch` is working space.
+  void MergeRuns(const EventRun* first, const EventRun* last, HugePageVector<OrderRef>* out,
+                 std::vector<EventRef>* scratch) const;
 
   IdentityMerge identity_ = IdentityMerge::kNone;
   std::vector<SegmentPtr> segments_;
   std::vector<std::string> actor_ids_;
-  std::vector<uint32_t> run_offsets_;  // actor_count() + 1
-  std::vector<EventRun> runs_;
+  HugePageVector<uint32_t> run_offsets_;  // actor_count() + 1
+  HugePageVector<EventRun> runs_;
   // Actors with several runs: their events in the total order, order_[order_offsets_[a] ..
   // order_offsets_[a + 1]) (an empty range for single-run actors).
-  std::vector<EventRef> order_;
-  std::vector<size_t> order_offsets_;                // actor_count() + 1
+  HugePageVector<OrderRef> order_;
+  HugePageVector<size_t> order_offsets_;             // actor_count() + 1
   std::vector<std::vector<uint32_t>> group_actors_;  // [segment][group]: its actor
   std::vector<std::string> event_types_;
   std::vector<std::vector<uint32_t>> type_ids_;  // [segment][event type code]
-  std::vector<size_t> timeline_offsets_;         // actor_count() + 1
-  std::vector<int64_t> timeline_time_;
-  std::vector<uint32_t> timeline_type_;
+  HugePageVector<size_t> timeline_offsets_;      // actor_count() + 1
+  HugePageVector<int64_t> timeline_time_;
+  HugePageVector<uint32_t> timeline_type_;
   std::vector<size_t> type_offsets_;  // event_types_.size() + 1, or empty
-  std::vector<uint32_t> type_positions_;
+  HugePageVector<uint32_t> type_positions_;
   // Every device group once (where it first occurs), by device id: finds a device's actor.
   std::vector<GroupRef> device_groups_;
   HourlyActiveActors hourly_active_;

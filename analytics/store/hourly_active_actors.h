@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "analytics/model/query.h"
+#include "common/huge_page_allocator.h"
 
 namespace cohort::analytics::store {
 
@@ -88,13 +89,13 @@ class HourlyActiveActors {
 
   std::vector<int64_t> hours_;  // ascending hour numbers (floor(t / kHourMs)) that have a set
   std::vector<SharedRoaring> actors_;  // actors_[i]: the serials of the actors active in hours_[i]
-  std::vector<uint32_t> serials_;      // by actor index
+  HugePageVector<uint32_t> serials_;   // by actor index
   uint32_t next_serial_ = 0;           // above every serial in use
   // The actors' active hours: actor a's are [actor_offsets_[a], actor_offsets_[a + 1]) of the
   // parallel first_ms_ (the first active event's time) and span_ms_ (the last one's, minus it).
-  std::vector<size_t> actor_offsets_;
-  std::vector<int64_t> first_ms_;
-  std::vector<uint32_t> span_ms_;
+  HugePageVector<size_t> actor_offsets_;
+  HugePageVector<int64_t> first_ms_;
+  HugePageVector<uint32_t> span_ms_;
 };
 
 // Builds the sets actor by actor, in actor index order: from scratch, or as an extension of a
