@@ -665,6 +665,7 @@ int main(int argc, char** argv) {
   // One append's catching up: the view of the events now built whole, against that view
   // extended by one more append of kBatch events (ActorView::Extend).
   std::vector<double> whole_ms, extend_ms;
+  std::fprintf(stderr, "one append caught up: whole build against extension\n");
   {
     ProductGeneratorOptions o;
     o.seed = flags.seed + 2;

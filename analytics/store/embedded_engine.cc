@@ -118,21 +118,24 @@ void EmbeddedEngine::RequestCompaction(const Key& key, Cached& cached) {
   compact_queue_.push_back(key);
 }
 
-EmbeddedEngine::Made EmbeddedEngine::MakeView(const std::shared_ptr<const ActorView>& base,
-                                              uint64_t base_version, size_t base_extension,
+EmbeddedEngine::Made EmbeddedEngine::MakeView(Made base, uint64_t base_version,
                                               const Snapshot& snapshot, IdentityMerge identity,
                                               size_t limit) {
-  if (base != nullptr && base_version == snapshot.version) return Made{base, base_extension};
-  if (base != nullptr && base_version < snapshot.version &&
+  base.extended = false;
+  if (base.view != nullptr && base_version == snapshot.version) return base;
+  if (base.view != nullptr && base_version < snapshot.version &&
       snapshot.appends_since <= base_version) {
     std::vector<SegmentPtr> added;
+    uint64_t added_events = 0;
     for (const AppendedSegment& a : snapshot.appends) {
-      if (a.version > base_version) added.push_back(a.segment);
+      if (a.version <= base_version) continue;
+      added_events += a.segment->event_count();
+      added.push_back(a.segment);
     }
-    if (base_extension + added.size() <= limit) {
-      const size_t extension = base_extension + added.size();
-      return Made{std::make_shared<const ActorView>(ActorView::Extend(*base, std::move(added))),
-                  extension, true};
+    if (base.extension_segments + added.size() <= limit) {
+      return Made{
+          std::make_shared<const ActorView>(ActorView::Extend(*base.view, std::move(added))),
+          base.extension_segments + added.size(), base.extension_events + added_events, true};
     }
   }
   return Made{std::make_shared<const ActorView>(ActorView::Build(snapshot.segments, identity))};
@@ -150,7 +153,12 @@ void EmbeddedEngine::Install(const Key& key, const Snapshot& snapshot, Made made
   cached.generation = snapshot.generation;
   cached.view = std::move(made.view);
   cached.extension_segments = made.extension_segments;
-  if (cached.extension_segments > options_.compact_after_segments) RequestCompaction(key, cached);
+  cached.extension_events = made.extension_events;
+  if (cached.extension_segments > options_.compact_after_segments ||
+      static_cast<double>(cached.extension_events) >
+          options_.compact_after_fraction * static_cast<double>(cached.view->event_count())) {
+    RequestCompaction(key, cached);
+  }
 }
 
 std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& project,
@@ -158,9 +166,8 @@ std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& proj
                                                          uint64_t* version) {
   Snapshot snapshot = store_.GetSnapshot(project);
   const Key key(project, identity);
-  std::shared_ptr<const ActorView> base;
+  Made base;
   uint64_t base_version = 0;
-  size_t base_extension = 0;
   {
     const absl::Time now = options_.clock->Now();
     absl::MutexLock lock(&mu_);
@@ -195,13 +202,12 @@ std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& proj
         return cached.view;
       }
     }
-    base = cached.view;
+    base = Made{cached.view, cached.extension_segments, cached.extension_events};
     base_version = cached.version;
-    base_extension = cached.extension_segments;
   }
   // Made outside the lock: two queries racing on a new version may both make one; the newer
   // wins.
-  Made made = MakeView(base, base_version, base_extension, snapshot, identity,
+  Made made = MakeView(std::move(base), base_version, snapshot, identity,
                        2 * options_.compact_after_segments);
   std::shared_ptr<const ActorView> view = made.view;
   *version = snapshot.version;
@@ -222,23 +228,20 @@ void EmbeddedEngine::BuildLoop() {
     if (stopping_) return;
     const Key key = build_queue_.front();
     build_queue_.pop_front();
-    std::shared_ptr<const ActorView> base;
+    Made base;
     uint64_t base_version;
-    size_t base_extension;
     bool compacted;  // base is a compaction to catch up
     {
       Cached& cached = views_[key];
       cached.queued = false;
       compacted = cached.compacted != nullptr;
       if (compacted) {
-        base = std::move(cached.compacted);
+        base = Made{std::move(cached.compacted)};
         cached.compacted = nullptr;
         base_version = cached.compacted_version;
-        base_extension = 0;
       } else {
-        base = cached.view;
+        base = Made{cached.view, cached.extension_segments, cached.extension_events};
         base_version = cached.version;
-        base_extension = cached.extension_segments;
       }
     }
     mu_.Unlock();
@@ -254,7 +257,7 @@ void EmbeddedEngine::BuildLoop() {
     if (needed) {
       if (options_.on_background_build) options_.on_background_build();
       // Past the bound a whole build: compaction is not keeping up.
-      made = MakeView(base, base_version, base_extension, snapshot, key.second,
+      made = MakeView(std::move(base), base_version, snapshot, key.second,
                       4 * options_.compact_after_segments);
     }
     mu_.Lock();

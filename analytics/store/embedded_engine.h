@@ -6,8 +6,9 @@
 // view is the old one extended by the appended segments (ActorView::Extend: a copy plus the
 // touched actors, instead of a whole build that merges every actor's runs again). An extended
 // view holds the appended segments beside the segments they were merged into, and each extension
-// adds segments that queries iterate: after `compact_after_segments` of them — or when merges
-// reorganised the segments of an unchanged view — the view is compacted, built whole from the
+// adds segments that queries iterate: once the extensions hold `compact_after_fraction` of the
+// view's events or `compact_after_segments` segments — or when merges reorganised the segments
+// of an unchanged view — the view is compacted, built whole from the
 // store's current segments on a second background thread while extensions go on, then caught up
 // by the appends since its snapshot. A deletion or an expiry makes the next view a whole build.
 //
@@ -60,9 +61,12 @@ struct EmbeddedEngineOptions {
   int builder_nice = 0;
   // Must outlive the engine.
   Clock* clock = &RealClock::Get();
-  // Segments a view may gain by extension before it is compacted (with max_staleness > 0, in
-  // the background; a query that makes its own view builds it whole past twice as many).
-  size_t compact_after_segments = 128;
+  // How much a view may gain by extension before it is compacted (with max_staleness > 0, in
+  // the background; a query that makes its own view builds it whole past twice as many
+  // segments): a share of its events, or a number of segments (the store sink appends up to
+  // five a second).
+  double compact_after_fraction = 0.125;
+  size_t compact_after_segments = 1024;
   // Tests: called on the builder thread once it has taken the snapshot it is about to build.
   std::function<void()> on_background_build;
   // Tests: called on the compaction thread once it has taken its snapshot.
@@ -106,7 +110,9 @@ class EmbeddedEngine {
     uint64_t version = 0;     // Snapshot::version of the events the view holds
     uint64_t generation = 0;  // Snapshot::generation the view was made from
     std::shared_ptr<const ActorView> view;
-    size_t extension_segments = 0;  // segments the view gained by extension since built whole
+    // What the view gained by extension since it was built whole.
+    size_t extension_segments = 0;
+    uint64_t extension_events = 0;
     absl::Time last_used = absl::InfinitePast();
     bool queued = false;  // in build_queue_
     // The version the builder thread is making a view of (0: none).
@@ -125,15 +131,15 @@ class EmbeddedEngine {
   struct Made {
     std::shared_ptr<const ActorView> view;
     size_t extension_segments = 0;
+    uint64_t extension_events = 0;
     bool extended = false;
   };
 
-  // A view of `snapshot`: `base` (of events `base_version`, holding `base_extension` extension
-  // segments) itself when it holds them, extended by the appends after it when the snapshot lists
-  // them all and the extension stays within `limit` segments, else built whole.
-  static Made MakeView(const std::shared_ptr<const ActorView>& base, uint64_t base_version,
-                       size_t base_extension, const Snapshot& snapshot, IdentityMerge identity,
-                       size_t limit);
+  // A view of `snapshot`: `base` (of events `base_version`, with what it gained by extension)
+  // itself when it holds them, extended by the appends after it when the snapshot lists them all
+  // and the extension stays within `limit` segments, else built whole.
+  static Made MakeView(Made base, uint64_t base_version, const Snapshot& snapshot,
+                       IdentityMerge identity, size_t limit);
   // The view to answer `project` from; `*version` gets its data version.
   std::shared_ptr<const ActorView> ViewFor(const std::string& project, IdentityMerge identity,
                                            uint64_t* version);
