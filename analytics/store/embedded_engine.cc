@@ -21,6 +21,9 @@ const QueryScope& ScopeOf(const Query& query) {
 // staleness bound under a high append rate; an older view is simply treated as too stale.
 constexpr size_t kChangesKept = 4096;
 
+// How long the builder waits for queries to let go of the view before the current one.
+constexpr absl::Duration kReplacedWait = absl::Seconds(1);
+
 // Lowers the calling thread's priority (Linux: a thread's nice value is its own, set on its
 // tid); failing only costs ingest some CPU share.
 void Nice(int nice) {
@@ -151,6 +154,7 @@ void EmbeddedEngine::Install(const Key& key, const Snapshot& snapshot, Made made
   }
   cached.version = snapshot.version;
   cached.generation = snapshot.generation;
+  cached.replaced = cached.view;
   cached.view = std::move(made.view);
   cached.extension_segments = made.extension_segments;
   cached.extension_events = made.extension_events;
@@ -231,9 +235,11 @@ void EmbeddedEngine::BuildLoop() {
     Made base;
     uint64_t base_version;
     bool compacted;  // base is a compaction to catch up
+    std::weak_ptr<const ActorView> replaced;
     {
       Cached& cached = views_[key];
       cached.queued = false;
+      replaced = cached.replaced;
       compacted = cached.compacted != nullptr;
       if (compacted) {
         base = Made{std::move(cached.compacted)};
@@ -255,6 +261,10 @@ void EmbeddedEngine::BuildLoop() {
     }
     std::optional<Made> made;
     if (needed) {
+      // A third view beside the current one and the one about to be made would raise the peak
+      // by a view: queries hold the one before only as long as they run.
+      const absl::Time until = absl::Now() + kReplacedWait;
+      while (!replaced.expired() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(2));
       if (options_.on_background_build) options_.on_background_build();
       // Past the bound a whole build: compaction is not keeping up.
       made = MakeView(std::move(base), base_version, snapshot, key.second,

@@ -22,7 +22,8 @@
 // it was computed from, so result caches stay exact.
 //
 // Memory: a view is replaced by a new one, so two views of a (project, identity) coexist while
-// one is made, and three while a compaction is caught up.
+// one is made — the background builder starts the next only once queries have let go of the
+// view before the current one (waiting up to a second) — and three while a compaction runs.
 //
 // Thread-safe: queries may run concurrently with each other and with appends.
 #pragma once
@@ -110,6 +111,8 @@ class EmbeddedEngine {
     uint64_t version = 0;     // Snapshot::version of the events the view holds
     uint64_t generation = 0;  // Snapshot::generation the view was made from
     std::shared_ptr<const ActorView> view;
+    // The view `view` replaced: queries that began before may still hold it.
+    std::weak_ptr<const ActorView> replaced;
     // What the view gained by extension since it was built whole.
     size_t extension_segments = 0;
     uint64_t extension_events = 0;
