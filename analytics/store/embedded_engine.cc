@@ -221,17 +221,25 @@ std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& proj
   return view;
 }
 
+std::optional<EmbeddedEngine::Key> EmbeddedEngine::Next(std::deque<Key>& queue) {
+  auto ready = [this, &queue]() {
+    mu_.AssertReaderHeld();
+    return stopping_ || !queue.empty();
+  };
+  mu_.Await(absl::Condition(&ready));
+  if (stopping_) return std::nullopt;
+  Key key = queue.front();
+  queue.pop_front();
+  return key;
+}
+
 void EmbeddedEngine::BuildLoop() {
   Nice(options_.builder_nice);
   absl::MutexLock lock(&mu_);
   while (true) {
-    mu_.Await(absl::Condition(
-        +[](EmbeddedEngine* e)
-             ABSL_NO_THREAD_SAFETY_ANALYSIS { return e->stopping_ || !e->build_queue_.empty(); },
-        this));
-    if (stopping_) return;
-    const Key key = build_queue_.front();
-    build_queue_.pop_front();
+    std::optional<Key> next = Next(build_queue_);
+    if (!next) return;
+    const Key key = *std::move(next);
     Made base;
     uint64_t base_version;
     bool compacted;  // base is a compaction to catch up
@@ -284,13 +292,9 @@ void EmbeddedEngine::CompactLoop() {
   Nice(options_.builder_nice);
   absl::MutexLock lock(&mu_);
   while (true) {
-    mu_.Await(absl::Condition(
-        +[](EmbeddedEngine* e)
-             ABSL_NO_THREAD_SAFETY_ANALYSIS { return e->stopping_ || !e->compact_queue_.empty(); },
-        this));
-    if (stopping_) return;
-    const Key key = compact_queue_.front();
-    compact_queue_.pop_front();
+    std::optional<Key> next = Next(compact_queue_);
+    if (!next) return;
+    const Key key = *std::move(next);
     mu_.Unlock();
     Snapshot snapshot = store_.GetSnapshot(key.first);
     if (options_.on_compaction) options_.on_compaction();

@@ -31,6 +31,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -157,6 +158,9 @@ class EmbeddedEngine {
   void Enqueue(const Key& key, Cached& cached) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RequestCompaction(const Key& key, Cached& cached) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnPublish(const std::string& project, uint64_t version, bool events_changed);
+  // The next key of `queue` (build_queue_ or compact_queue_), waiting for one; nullopt once the
+  // engine stops.
+  std::optional<Key> Next(std::deque<Key>& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BuildLoop();
   void CompactLoop();
 
