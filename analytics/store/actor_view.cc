@@ -447,16 +447,11 @@ ActorView ActorView::Extend(const ActorView& base, std::vector<SegmentPtr> added
   view.type_ids_ = base.type_ids_;
   view.AddEventTypes(base_count);
   const GroupList fresh = CollectGroups(segs, base_count, segment_count);
-  const auto fresh_device = [&](std::string_view device) {
-    return std::binary_search(
-        fresh.keys.begin(), fresh.keys.begin() + fresh.first_user, device,
-        [](const auto& x, const auto& y) {
-          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string_view>) {
-            return x < std::string_view(y->id);
-          } else {
-            return std::string_view(x->id) < y;
-          }
-        });
+  const auto fresh_device = [&](std::string_view device) {  // a device group in `added`
+    const auto end = fresh.keys.begin() + fresh.first_user;
+    auto it = std::lower_bound(fresh.keys.begin(), end, device,
+                               [](const GroupKey* k, std::string_view id) { return k->id < id; });
+    return it != end && (*it)->id == device;
   };
 
   // Under deviceToUser, the devices whose actor may change — device groups new in `added`, and
