@@ -40,6 +40,8 @@ class EmbeddedEventStore final : public EventStore {
   absl::Status Maintain() override;
 
   SegmentStore& segments() { return *segments_; }
+  // For metrics (its counters).
+  const EmbeddedEngine& engine() const { return engine_; }
 
  private:
   EmbeddedEventStore(std::unique_ptr<SegmentStore> segments, EmbeddedEngineOptions engine_options)

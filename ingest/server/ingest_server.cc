@@ -3,7 +3,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <memory>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -181,6 +183,41 @@ void RegisterWalMetrics(Registry& registry, wal::Wal& wal, std::vector<CollectHo
 
 // The embedded store's memory: heap (what a memory limit must cover) and mapped segment files
 // (page cache, reclaimed under pressure).
+// The embedded engine's actor views: how they are made (analytics/store/embedded_engine.h).
+void RegisterEngineMetrics(Registry& registry, const analytics::store::EmbeddedEngine& engine,
+                           std::vector<CollectHookHandle>& hooks) {
+  struct Series {
+    Counter& counter;
+    std::function<int64_t()> read;
+    int64_t last = 0;
+  };
+  auto series = std::make_shared<std::vector<Series>>();
+  series->push_back({registry.AddCounter("cohort_query_views_made_total",
+                                         "Actor views made, in the background or by a query."),
+                     [e = &engine] { return e->background_builds() + e->query_builds(); }});
+  series->push_back(
+      {registry.AddCounter("cohort_query_views_extended_total",
+                           "Actor views made by extending the previous one with appended "
+                           "segments rather than built whole."),
+       [e = &engine] { return e->extensions(); }});
+  series->push_back({registry.AddCounter("cohort_query_view_compactions_total",
+                                         "Extended actor views built whole again (compacted)."),
+                     [e = &engine] { return e->compactions(); }});
+  series->push_back(
+      {registry.AddCounter("cohort_query_view_waits_total",
+                           "Queries that waited for the background view build (their answer would "
+                           "have been older than the staleness bound)."),
+       [e = &engine] { return e->query_waits(); }});
+  // Hooks run one at a time (common/metrics.h).
+  hooks.push_back(registry.AddCollectHook([series] {
+    for (Series& s : *series) {
+      const int64_t now = s.read();
+      s.counter.Inc(static_cast<double>(now - s.last));
+      s.last = now;
+    }
+  }));
+}
+
 void RegisterStoreMetrics(Registry& registry, const analytics::store::SegmentStore& store,
                           std::vector<CollectHookHandle>& hooks) {
   Gauge& heap = registry.AddGauge(
@@ -509,6 +546,7 @@ absl::Status IngestServer::Parts::StartSinks() {
                           absl::StrCat("event store: ", opened.status().message()));
     }
     RegisterStoreMetrics(registry, (*opened)->segments(), hooks);
+    RegisterEngineMetrics(registry, (*opened)->engine(), hooks);
     store = *std::move(opened);
     spdlog::info("event store: {} events in {} segments loaded in {}", report.events,
                  report.segments, absl::FormatDuration(absl::Now() - start));

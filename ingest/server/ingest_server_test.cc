@@ -379,6 +379,11 @@ TEST_F(IngestServerTest, AcknowledgedEventsAreAnsweredByTheQueryApiWithinASecond
   EXPECT_TRUE(absl::StrContains(metrics, "cohort_store_heap_bytes ")) << metrics;
   EXPECT_FALSE(absl::StrContains(metrics, "cohort_store_mapped_bytes 0\n")) << metrics;
   EXPECT_TRUE(absl::StrContains(metrics, "cohort_store_mapped_bytes ")) << metrics;
+  // Views made for the queries above, each counted once.
+  EXPECT_TRUE(absl::StrContains(metrics, "cohort_query_views_made_total ")) << metrics;
+  EXPECT_FALSE(absl::StrContains(metrics, "cohort_query_views_made_total 0\n")) << metrics;
+  EXPECT_TRUE(absl::StrContains(metrics, "cohort_query_views_extended_total ")) << metrics;
+  EXPECT_TRUE(absl::StrContains(metrics, "cohort_query_view_compactions_total ")) << metrics;
 
   // A repeat is answered from the result cache, until the data changes. The answer above may
   // have come from a view built before the last of the five events landed (the sink may deliver
