@@ -144,14 +144,17 @@ EmbeddedEngine::Made EmbeddedEngine::MakeView(Made base, uint64_t base_version,
   return Made{std::make_shared<const ActorView>(ActorView::Build(snapshot.segments, identity))};
 }
 
-void EmbeddedEngine::Install(const Key& key, const Snapshot& snapshot, Made made) {
+bool EmbeddedEngine::Install(const Key& key, const Snapshot& snapshot, Made made) {
   Cached& cached = views_[key];
   if (made.extended) ++extensions_;
-  if (cached.view != nullptr && (cached.version > snapshot.version ||
-                                 (cached.version == snapshot.version &&
-                                  cached.extension_segments <= made.extension_segments))) {
-    return;
-  }
+  // Better: newer events; or the same events with fewer extension segments, or as many from
+  // newer segments (a compaction after merges).
+  const bool better = cached.view == nullptr || snapshot.version > cached.version ||
+                      (snapshot.version == cached.version &&
+                       (made.extension_segments < cached.extension_segments ||
+                        (made.extension_segments == cached.extension_segments &&
+                         snapshot.generation > cached.generation)));
+  if (!better) return false;
   cached.version = snapshot.version;
   cached.generation = snapshot.generation;
   cached.replaced = cached.view;
@@ -163,6 +166,7 @@ void EmbeddedEngine::Install(const Key& key, const Snapshot& snapshot, Made made
           options_.compact_after_fraction * static_cast<double>(cached.view->event_count())) {
     RequestCompaction(key, cached);
   }
+  return true;
 }
 
 std::shared_ptr<const ActorView> EmbeddedEngine::ViewFor(const std::string& project,
@@ -280,7 +284,7 @@ void EmbeddedEngine::BuildLoop() {
     }
     mu_.Lock();
     if (made.has_value()) {
-      Install(key, snapshot, *std::move(made));
+      if (Install(key, snapshot, *std::move(made)) && compacted) ++compactions_;
       Cached& cached = views_[key];
       cached.building_version = 0;
       ++background_builds_;
@@ -304,7 +308,6 @@ void EmbeddedEngine::CompactLoop() {
     cached.compacting = false;
     cached.compacted = std::move(view);
     cached.compacted_version = snapshot.version;
-    ++compactions_;
     Enqueue(key, cached);
   }
 }

@@ -98,8 +98,8 @@ class EmbeddedEngine {
 
   // Views made so far by the background thread (extended, built, or compacted and caught up),
   // and by queries themselves; queries that waited for the background build (counted when they
-  // start waiting); views made by extension (by either); compactions done. For tests and
-  // metrics.
+  // start waiting); views made by extension (by either); compactions installed (caught up and
+  // put in place of the extended view). For tests and metrics.
   int64_t background_builds() const;
   int64_t query_builds() const;
   int64_t query_waits() const;
@@ -147,9 +147,9 @@ class EmbeddedEngine {
   // The view to answer `project` from; `*version` gets its data version.
   std::shared_ptr<const ActorView> ViewFor(const std::string& project, IdentityMerge identity,
                                            uint64_t* version);
-  // Installs `made` (of `snapshot`) unless the view there holds newer events, or the same with
-  // no more extension segments.
-  void Install(const Key& key, const Snapshot& snapshot, Made made)
+  // Installs `made` (of `snapshot`) if it is better than the view there (newer events; or the
+  // same with fewer extension segments, or as many and newer segments). Returns whether it did.
+  bool Install(const Key& key, const Snapshot& snapshot, Made made)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // When the events of `project` first changed after `version` (InfinitePast if that is older
   // than the history kept).

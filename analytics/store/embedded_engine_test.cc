@@ -105,12 +105,23 @@ TEST_F(EmbeddedEngineTest, AWarmViewIsRebuiltInTheBackgroundWhenTheEventsChange)
   Append(2);  // the view was used just now: rebuilt without waiting for a query
   AwaitBuilds(engine, 1);
   EXPECT_EQ(Run(engine), std::make_pair(int64_t{2}, Version()));
-  // A merge: the view is still exact; rebuilt from the merged segments in the background.
+  // A merge: the view is still exact; compacted from the merged segments in the background and
+  // put in its place.
   const uint64_t before = Version();
   ASSERT_EQ(*store_->Merge(), 1);
   EXPECT_EQ(Run(engine).second, before);
   AwaitBuilds(engine, 2);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (engine.compactions() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(engine.compactions(), 1);
   EXPECT_EQ(Run(engine), std::make_pair(int64_t{2}, before));
+  // Once compacted, the same segments ask for no further compaction.
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(Run(engine), std::make_pair(int64_t{2}, before));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(engine.compactions(), 1);
 }
 
 TEST_F(EmbeddedEngineTest, AStaleViewAnswersOnlyWithinTheBound) {
@@ -219,6 +230,23 @@ TEST_F(EmbeddedEngineTest, ExtendedViewsAreCompactedInTheBackgroundAndStayExact)
     absl::SleepFor(absl::Milliseconds(1));
   }
   EXPECT_GT(engine.compactions(), 0);
+}
+
+TEST_F(EmbeddedEngineTest, AWholeBuiltViewIsCompactedAfterAMerge) {
+  EmbeddedEngine engine(
+      *store_,
+      {.max_staleness = absl::Seconds(1), .keep_warm = absl::Minutes(1), .clock = &clock_});
+  Append(1);
+  Append(2);
+  EXPECT_EQ(Run(engine), std::make_pair(int64_t{2}, Version()));  // built whole by the query
+  ASSERT_EQ(*store_->Merge(), 1);
+  EXPECT_EQ(Run(engine).first, 2);  // asks for the compaction
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (engine.compactions() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(engine.compactions(), 1);
+  EXPECT_EQ(Run(engine), std::make_pair(int64_t{2}, Version()));
 }
 
 }  // namespace
