@@ -75,7 +75,8 @@ size_t ActorView::memory_bytes() const {
 }
 
 void ActorView::AddEventTypes(uint32_t from) {
-  absl::flat_hash_map<std::string_view, uint32_t> ids;
+  // Keys are copies: event_types_ grows below, moving its strings.
+  absl::flat_hash_map<std::string, uint32_t> ids;
   for (uint32_t t = 0; t < event_types_.size(); ++t) ids.emplace(event_types_[t], t);
   for (uint32_t s = from; s < segments_.size(); ++s) {
     std::vector<uint32_t>& codes = type_ids_.emplace_back();
