@@ -20,8 +20,6 @@ class UserState {
   const Properties& Advance(const EventRef& ref);
 
  private:
-  void Apply(const Properties& operations);
-
   Properties state_;
   Properties overlay_;
 };
