@@ -54,7 +54,29 @@ TEST(EventRowJsonTest, AllColumns) {
             R"("prop_kinds":[4,1,2,3,3,0],"prop_strings":["[1]","false","","1e3"," 1",""],)"
             R"("prop_numbers":[0,0,2.5,1000,NaN,0],)"
             R"("event_properties":"{\"o\":[1],\"ok\":false,\"price\":2.5,\"q\":\"1e3\",)"
-            R"(\"s\":\" 1\",\"z\":null}","user_properties":"{\"plan\":\"pro\"}","arrival":42})");
+            R"(\"s\":\" 1\",\"z\":null}","user_properties":"{\"plan\":\"pro\"}","arrival":42,)"
+            R"("uop_clear":0,"uop_keys":["plan"],"uop_codes":[16],"uop_kinds":[3],)"
+            R"("uop_strings":["pro"],"uop_numbers":[NaN],"uop_adds":[0]})");
+}
+
+// An $identify event's operations, per key: its net effect in the documented order.
+TEST(EventRowJsonTest, IdentifyOperationsPerKey) {
+  Event e;
+  e.event_type = "$identify";
+  absl::StatusOr<Properties> ops = ParseProperties(
+      R"({"tier":"gold","$set":{"plan":"pro"},"$setOnce":{"plan":"x","first":1},)"
+      R"("$unset":["plan","gone","first"],"$add":{"n":0.5,"first":2,"bad":"3"},"$clearAll":1})");
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  e.user_properties = *ops;
+  const std::string row = EventRowJson(e, 1);
+  // first: unset, then set once (1), then add 2; gone: unset; n: add; plan: set (its $setOnce
+  // does nothing after it); tier: a plain key is a set; "bad" adds a string: ignored.
+  EXPECT_NE(row.find(R"("uop_clear":1,"uop_keys":["first","gone","n","plan","tier"],)"
+                     R"("uop_codes":[13,1,8,2,2],"uop_kinds":[2,0,0,3,3],)"
+                     R"("uop_strings":["","","","pro","gold"],"uop_numbers":[1,0,0,NaN,NaN],)"
+                     R"("uop_adds":[2,0,0.5,0,0]})"),
+            std::string::npos)
+      << row;
 }
 
 TEST(EventRowJsonTest, NonFiniteNumbers) {
@@ -75,8 +97,9 @@ TEST(EventRowJsonTest, DeviceOnlyWithoutSession) {
   EXPECT_NE(rows[0].find(R"("group_is_user":0,"group_id":"d","user_id":"")"), std::string::npos);
   EXPECT_NE(rows[0].find(R"("has_session":0,"session_id":0,"prop_keys":[],"prop_kinds":[])"),
             std::string::npos);
-  EXPECT_NE(rows[0].find(R"("arrival":7})"), std::string::npos);
-  EXPECT_NE(rows[1].find(R"("arrival":8})"), std::string::npos);
+  EXPECT_NE(rows[0].find(R"("arrival":7,)"), std::string::npos);
+  EXPECT_NE(rows[1].find(R"("arrival":8,)"), std::string::npos);
+  EXPECT_NE(rows[0].find(R"("uop_clear":0,"uop_keys":[],"uop_codes":[],)"), std::string::npos);
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 #include "analytics/clickhouse/clickhouse_schema.h"
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "analytics/clickhouse/clickhouse_error.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
 
 namespace cohort::analytics::clickhouse {
@@ -19,8 +22,22 @@ struct Migration {
   std::vector<std::string> statements;
 };
 
+// The events table's columns as version 1 created them (later versions add columns).
+constexpr const char* kEventsColumnsV1 =
+    "(project String, group_is_user UInt8, group_id String, user_id String,"
+    " device_id String, time_ms Int64, insert_id String, event_type String,"
+    " has_session UInt8, session_id Int64, prop_keys Array(String), prop_kinds Array(UInt8),"
+    " prop_strings Array(String), prop_numbers Array(Float64), event_properties String,"
+    " user_properties String, arrival UInt64)";
+
+// Version 2: the user properties' columns (clickhouse_event_row.h, "User properties").
+constexpr const char* kUserOperationColumns[] = {
+    "uop_clear UInt8",        "uop_keys Array(String)",    "uop_codes Array(UInt8)",
+    "uop_kinds Array(UInt8)", "uop_strings Array(String)", "uop_numbers Array(Float64)",
+    "uop_adds Array(Float64)"};
+
 std::string MergeTreeEvents(const std::string& table) {
-  return absl::StrCat("CREATE TABLE IF NOT EXISTS ", table, " ", EventsColumnsSql(),
+  return absl::StrCat("CREATE TABLE IF NOT EXISTS ", table, " ", kEventsColumnsV1,
                       " ENGINE = MergeTree"
                       " PARTITION BY toYYYYMM(toDateTime(intDiv(time_ms, 1000), 'UTC'))"
                       " ORDER BY (project, group_is_user, group_id, time_ms, insert_id)");
@@ -37,13 +54,32 @@ std::vector<Migration> Migrations(const ClickHouseSchemaOptions& options) {
                      options.database, ", events_local, cityHash64(project, group_id))"));
   }
   migrations.push_back(std::move(v1));
+  // 2: user properties. One ALTER per column (18.16 has no ADD COLUMN IF NOT EXISTS, and an
+  // ALTER adding several stops at the first that exists), on the local table and the front.
+  Migration v2{2, {}};
+  for (const char* column : kUserOperationColumns) {
+    v2.statements.push_back(
+        absl::StrCat("ALTER TABLE ", LocalEventsTable(options), " ADD COLUMN ", column));
+    if (!options.cluster.empty()) {
+      v2.statements.push_back(
+          absl::StrCat("ALTER TABLE ", EventsTable(options), " ADD COLUMN ", column));
+    }
+  }
+  migrations.push_back(std::move(v2));
   return migrations;
 }
 
-// Runs an idempotent CREATE; a lost race with a concurrent creator ("already exists") is success.
+// Runs a CREATE or an ADD COLUMN; what already exists (a lost race with a concurrent migration,
+// or a step done before a crash) is success.
 absl::Status Create(SqlExecutor& executor, const std::string& sql) {
   absl::Status status = executor.Execute(sql);
   if (status.code() == absl::StatusCode::kAlreadyExists) return absl::OkStatus();
+  // "Cannot add column c: column with this name already exists": 44 on 18.16, 15 on current ones.
+  std::optional<int> code = ClickHouseErrorCode(status);
+  if (code && (*code == 15 || *code == 44) &&
+      absl::StrContains(status.message(), "already exists")) {
+    return absl::OkStatus();
+  }
   return status;
 }
 
@@ -67,11 +103,10 @@ std::string LocalEventsTable(const ClickHouseSchemaOptions& options) {
 }
 
 std::string EventsColumnsSql() {
-  return "(project String, group_is_user UInt8, group_id String, user_id String,"
-         " device_id String, time_ms Int64, insert_id String, event_type String,"
-         " has_session UInt8, session_id Int64, prop_keys Array(String), prop_kinds Array(UInt8),"
-         " prop_strings Array(String), prop_numbers Array(Float64), event_properties String,"
-         " user_properties String, arrival UInt64)";
+  std::string columns(kEventsColumnsV1);
+  columns.pop_back();
+  for (const char* column : kUserOperationColumns) absl::StrAppend(&columns, ", ", column);
+  return columns + ")";
 }
 
 absl::StatusOr<std::vector<uint32_t>> AppliedSchemaVersions(

@@ -5,6 +5,10 @@
 //                      deduplicate by (group_is_user, group_id, insert_id), first arrival wins):
 //                      MergeTree PARTITION BY the UTC month of time_ms, ORDER BY (project,
 //                      group_is_user, group_id, time_ms, insert_id). Columns: EventsColumnsSql().
+//                      Version 2 added the uop_* columns (clickhouse_event_row.h): rows written
+//                      before it read empty ones, so their $identify operations and their own
+//                      user properties are not seen by user-property queries (the
+//                      user_properties JSON column still holds them).
 //   schema_migrations  (version UInt32, applied_ms Int64), MergeTree ORDER BY version: one row per
 //                      applied migration (more than one when two starts raced; harmless).
 // With a cluster (`cluster` set, a <remote_servers> name in the servers' config):
@@ -32,7 +36,7 @@ struct ClickHouseSchemaOptions {
 };
 
 // The latest schema version MigrateSchema brings a database to.
-inline constexpr uint32_t kSchemaVersion = 1;
+inline constexpr uint32_t kSchemaVersion = 2;
 
 // "db.events": the table queries and inserts use (the Distributed one with a cluster).
 std::string EventsTable(const ClickHouseSchemaOptions& options);
@@ -40,7 +44,7 @@ std::string EventsTable(const ClickHouseSchemaOptions& options);
 // (deletion mutations and partition drops work on it).
 std::string LocalEventsTable(const ClickHouseSchemaOptions& options);
 
-// The column list of the events table, "(project String, ...)".
+// The column list of the events table at kSchemaVersion, "(project String, ...)".
 std::string EventsColumnsSql();
 
 // Creates the database and the tables if they do not exist, then applies the migrations not yet

@@ -364,9 +364,9 @@ TEST_F(ClickHouseStoreTest, MigrationsAreIdempotent) {
   ASSERT_TRUE(MigrateSchema(db(), options_).ok());
   absl::StatusOr<std::vector<uint32_t>> versions = AppliedSchemaVersions(db(), options_);
   ASSERT_TRUE(versions.ok()) << versions.status();
-  EXPECT_EQ(*versions, std::vector<uint32_t>{kSchemaVersion});
+  EXPECT_EQ(*versions, (std::vector<uint32_t>{1, kSchemaVersion}));
   EXPECT_EQ(Tsv(absl::StrCat("SELECT count() FROM ", options_.database, ".schema_migrations")),
-            "1\n");
+            "2\n");
   EXPECT_EQ(Tsv(absl::StrCat("SELECT name, engine FROM system.tables WHERE database = ",
                              SqlString(options_.database), " ORDER BY name")),
             "events\tMergeTree\nschema_migrations\tMergeTree\n");
@@ -374,6 +374,49 @@ TEST_F(ClickHouseStoreTest, MigrationsAreIdempotent) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(MigrateSchema(db(), {.database = "ok", .cluster = "x'y"}).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A database at version 1, with version 2 interrupted after its first column (a crash between
+// two ALTERs): the migration adds the other columns, and the old rows read empty ones.
+TEST_F(ClickHouseStoreTest, MigratesAVersionOneTable) {
+  const std::string db_name = options_.database;
+  ASSERT_TRUE(db().Execute(absl::StrCat("CREATE DATABASE IF NOT EXISTS ", db_name)).ok());
+  ASSERT_TRUE(db().Execute(absl::StrCat("CREATE TABLE ", db_name,
+                                        ".schema_migrations (version UInt32, applied_ms Int64)"
+                                        " ENGINE = MergeTree ORDER BY version"))
+                  .ok());
+  ASSERT_TRUE(
+      db().Execute(absl::StrCat("INSERT INTO ", db_name, ".schema_migrations VALUES (1, 0)")).ok());
+  ASSERT_TRUE(db().Execute(absl::StrCat(
+                               "CREATE TABLE ", db_name,
+                               ".events (project String, group_is_user UInt8, group_id String,"
+                               " user_id String, device_id String, time_ms Int64, insert_id String,"
+                               " event_type String, has_session UInt8, session_id Int64,"
+                               " prop_keys Array(String), prop_kinds Array(UInt8),"
+                               " prop_strings Array(String), prop_numbers Array(Float64),"
+                               " event_properties String, user_properties String, arrival UInt64,"
+                               " uop_clear UInt8) ENGINE = MergeTree ORDER BY (project, time_ms)"))
+                  .ok());
+  ASSERT_TRUE(db().Execute(absl::StrCat("INSERT INTO ", db_name,
+                                        ".events (project, insert_id, user_id) VALUES"
+                                        " ('p', 'old', 'u')"))
+                  .ok());
+  absl::Status migrated = MigrateSchema(db(), options_);
+  ASSERT_TRUE(migrated.ok()) << migrated;
+  absl::StatusOr<std::vector<uint32_t>> versions = AppliedSchemaVersions(db(), options_);
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  EXPECT_EQ(*versions, (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(Tsv(absl::StrCat("SELECT uop_clear, uop_keys, uop_adds FROM ", db_name,
+                             ".events WHERE insert_id = 'old'")),
+            "0\t[]\t[]\n");
+  // New rows carry the columns.
+  Event identify = analytics::testing::RandomEvents(1, {.events = 1})[0];
+  identify.event_type = "$identify";
+  identify.user_properties = {{"$set", PropertyValue::Json(R"({"plan":"pro"})")}};
+  Insert({EventRowJson(identify, 5)});
+  EXPECT_EQ(Tsv(absl::StrCat("SELECT uop_keys, uop_codes, uop_strings FROM ", db_name,
+                             ".events WHERE insert_id != 'old'")),
+            "['plan']\t[2]\t['pro']\n");
 }
 
 TEST_F(ClickHouseStoreTest, ConcurrentMigrationsBothSucceedOnServer) {
@@ -391,7 +434,7 @@ TEST_F(ClickHouseStoreTest, ConcurrentMigrationsBothSucceedOnServer) {
     for (const absl::Status& st : results) EXPECT_TRUE(st.ok()) << st;
     absl::StatusOr<std::vector<uint32_t>> versions = AppliedSchemaVersions(db(), options_);
     ASSERT_TRUE(versions.ok()) << versions.status();
-    EXPECT_EQ(*versions, std::vector<uint32_t>{kSchemaVersion});
+    EXPECT_EQ(*versions, (std::vector<uint32_t>{1, kSchemaVersion}));
     const std::vector<Event> events = analytics::testing::RandomEvents(7, {.events = 20});
     Insert(EventRowsJson(events, 1));
     EXPECT_EQ(Count(), static_cast<int64_t>(events.size()));
