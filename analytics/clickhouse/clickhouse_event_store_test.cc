@@ -1,7 +1,7 @@
 // ClickHouseEventStore (the EventStore of `storage: clickhouse`) on a real engine — 18.16, and a
 // current one through chdb: the schema appears on first use, appends deduplicate at query time,
 // every query type answers as the reference does, the data version follows the data, deletion and
-// retention remove events, and drill-down is refused as not yet supported.
+// retention remove events, and drill-down pages the actors behind a number.
 #include "analytics/clickhouse/clickhouse_event_store.h"
 
 #include <gtest/gtest.h>

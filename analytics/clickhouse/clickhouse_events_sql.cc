@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
+#include "analytics/clickhouse/clickhouse_user_properties_sql.h"
 
 namespace cohort::analytics::clickhouse {
 namespace {
@@ -20,16 +21,21 @@ constexpr int kKindBool = 1;
 constexpr int kKindNumber = 2;
 constexpr int kKindString = 3;
 
+// The user properties' columns (clickhouse_event_row.h).
+const std::vector<std::string> kUopColumns = {
+    "uop_clear", "uop_keys", "uop_codes", "uop_kinds", "uop_strings", "uop_numbers", "uop_adds"};
+
 // The deduplicated events without actor: the first copy in arrival order of each
 // (group_is_user, group_id, insert_id). Aliases differ from the column names so that no alias
 // shadows a column inside another aggregate.
-std::string DedupSql(const std::string& table, const std::string& project) {
-  static constexpr const char* kColumns[] = {
-      "user_id",    "device_id", "time_ms",    "event_type",   "has_session",
-      "session_id", "prop_keys", "prop_kinds", "prop_strings", "prop_numbers"};
+std::string DedupSql(const std::string& table, const std::string& project, bool user_operations) {
+  std::vector<std::string> columns = {"user_id",      "device_id",   "time_ms",   "event_type",
+                                      "has_session",  "session_id",  "prop_keys", "prop_kinds",
+                                      "prop_strings", "prop_numbers"};
+  if (user_operations) columns.insert(columns.end(), kUopColumns.begin(), kUopColumns.end());
   std::vector<std::string> inner;
   std::vector<std::string> outer;
-  for (const char* c : kColumns) {
+  for (const std::string& c : columns) {
     inner.push_back(absl::StrCat("argMin(", c, ", arrival) AS first_", c));
     outer.push_back(absl::StrCat("first_", c, " AS ", c));
   }
@@ -39,8 +45,9 @@ std::string DedupSql(const std::string& table, const std::string& project) {
                       " GROUP BY group_is_user, group_id, insert_id))");
 }
 
-// The property `key`'s index in prop_keys (0: missing) and its typed parts. ClickHouse answers
-// the default value for index 0, so the parts are safe to read for a missing key.
+// An event property's index in prop_keys (0: missing) and its typed parts (ClickHouse answers the
+// default value for index 0, so the parts are safe to read for a missing key); or a user
+// property's columns of WithUserPropertiesSql, "set" standing for the index.
 struct Prop {
   std::string index;
   std::string kind;
@@ -48,7 +55,12 @@ struct Prop {
   std::string number;
 };
 
-Prop PropOf(const std::string& key) {
+Prop PropOf(const PropertyRef& property) {
+  if (property.scope == PropertyRef::Scope::kUser) {
+    UserPropertyColumns u = UserPropertyColumnsOf(property.key);
+    return {u.set, u.kind, u.text, u.number};
+  }
+  const std::string& key = property.key;
   std::string index = absl::StrCat("indexOf(prop_keys, ", SqlString(key), ")");
   return {index, absl::StrCat("prop_kinds[", index, "]"), absl::StrCat("prop_strings[", index, "]"),
           absl::StrCat("prop_numbers[", index, "]")};
@@ -83,8 +95,7 @@ std::string EqualsAnySql(const Prop& p, const std::vector<PropertyValue>& values
 }
 
 std::string FilterSql(const PropertyFilter& filter) {
-  if (filter.property.scope != PropertyRef::Scope::kEvent) return "0";
-  const Prop p = PropOf(filter.property.key);
+  const Prop p = PropOf(filter.property);
   const std::string present = absl::StrCat("(", p.index, " > 0)");
   switch (filter.op) {
     case FilterOp::kIsSet:
@@ -128,6 +139,32 @@ std::string FilterSql(const PropertyFilter& filter) {
   return "0";
 }
 
+// DedupedEventsSql without user properties; with `user_operations` also the uop_* columns.
+std::string EventsWithActorSql(const std::string& table, const QueryScope& scope,
+                               bool user_operations) {
+  const std::string dedup = DedupSql(table, scope.project, user_operations);
+  std::string columns =
+      "user_id, device_id, insert_id, event_type, time_ms, has_session, session_id, prop_keys, "
+      "prop_kinds, prop_strings, prop_numbers";
+  if (user_operations) absl::StrAppend(&columns, ", ", absl::StrJoin(kUopColumns, ", "));
+  if (scope.identity == IdentityMerge::kNone) {
+    return absl::StrCat(
+        "(SELECT if(user_id != '', user_id, concat('device:', device_id)) AS actor, ", columns,
+        " FROM ", dedup, " AS deduped)");
+  }
+  // device_id → the user of its earliest event with both ids; tuples compare element-wise and
+  // strings by bytes, as the reference's std::tie does.
+  std::string devices = absl::StrCat(
+      "(SELECT device_id, argMin(user_id, tuple(time_ms, insert_id, user_id)) AS mapped_user "
+      "FROM ",
+      dedup, " AS with_both WHERE user_id != '' AND device_id != '' GROUP BY device_id)");
+  return absl::StrCat(
+      "(SELECT if(user_id != '', user_id, if(mapped_user != '', mapped_user, "
+      "concat('device:', device_id))) AS actor, ",
+      columns, " FROM ", dedup, " AS deduped ANY LEFT JOIN ", devices,
+      " AS devices USING device_id)");
+}
+
 }  // namespace
 
 std::string SqlDouble(double v) {
@@ -150,27 +187,11 @@ std::string SqlInt64Array(const std::vector<int64_t>& values) {
   return absl::StrCat("CAST([", absl::StrJoin(items, ", "), "] AS Array(Int64))");
 }
 
-std::string DedupedEventsSql(const std::string& table, const QueryScope& scope) {
-  const std::string dedup = DedupSql(table, scope.project);
-  static constexpr char kColumns[] =
-      "user_id, device_id, insert_id, event_type, time_ms, has_session, session_id, prop_keys, "
-      "prop_kinds, prop_strings, prop_numbers";
-  if (scope.identity == IdentityMerge::kNone) {
-    return absl::StrCat(
-        "(SELECT if(user_id != '', user_id, concat('device:', device_id)) AS actor, ", kColumns,
-        " FROM ", dedup, " AS deduped)");
-  }
-  // device_id → the user of its earliest event with both ids; tuples compare element-wise and
-  // strings by bytes, as the reference's std::tie does.
-  std::string devices = absl::StrCat(
-      "(SELECT device_id, argMin(user_id, tuple(time_ms, insert_id, user_id)) AS mapped_user "
-      "FROM ",
-      dedup, " AS with_both WHERE user_id != '' AND device_id != '' GROUP BY device_id)");
-  return absl::StrCat(
-      "(SELECT if(user_id != '', user_id, if(mapped_user != '', mapped_user, "
-      "concat('device:', device_id))) AS actor, ",
-      kColumns, " FROM ", dedup, " AS deduped ANY LEFT JOIN ", devices,
-      " AS devices USING device_id)");
+std::string DedupedEventsSql(const std::string& table, const QueryScope& scope,
+                             const std::vector<std::string>& user_keys) {
+  if (user_keys.empty()) return EventsWithActorSql(table, scope, /*user_operations=*/false);
+  return WithUserPropertiesSql(EventsWithActorSql(table, scope, /*user_operations=*/true),
+                               user_keys);
 }
 
 std::string ActiveSql(const QueryScope& scope) {
@@ -231,17 +252,6 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> ParseIntRows(std::string_view 
     rows.push_back(std::move(row));
   }
   return rows;
-}
-
-absl::Status CheckSelectorSupported(const EventSelector& selector, const std::string& field) {
-  for (size_t i = 0; i < selector.filters.size(); ++i) {
-    if (selector.filters[i].property.scope == PropertyRef::Scope::kUser) {
-      return absl::UnimplementedError(absl::StrCat(
-          field, ".filters[", i, "] (user property \"", selector.filters[i].property.key,
-          "\"): user-property filters are not supported by the ClickHouse backend yet"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace cohort::analytics::clickhouse

@@ -32,25 +32,22 @@ namespace cohort::analytics::clickhouse {
 //   has_session  UInt8,  session_id  Int64
 //   prop_keys Array(String), prop_kinds Array(UInt8), prop_strings Array(String),
 //   prop_numbers Array(Float64)                     (the event properties, as stored)
+// With `user_keys` (UserPropertyKeys of the query), also each key's UserPropertyColumnsOf
+// (clickhouse_user_properties_sql.h): the user properties each event sees.
 // `table` is a table name ("events" or "db.events"), written into the SQL as is.
-std::string DedupedEventsSql(const std::string& table, const QueryScope& scope);
+std::string DedupedEventsSql(const std::string& table, const QueryScope& scope,
+                             const std::vector<std::string>& user_keys = {});
 
 // A boolean SQL expression over the columns of DedupedEventsSql that is true exactly for the
 // events `selector` matches (reference/timeline.h Matches): the event type (kAnyEvent: all;
-// kAnyActiveEvent: ActiveSql(scope)) and every filter, with FilterMatches' semantics.
-// Precondition: CheckSelectorSupported(selector) is OK (user-property filters have no column);
-// for a filter on a user property the expression is the constant 0.
+// kAnyActiveEvent: ActiveSql(scope)) and every filter, with FilterMatches' semantics. A filter
+// on a user property reads its UserPropertyColumnsOf: the events must come from DedupedEventsSql
+// with the selector's user keys.
 std::string SelectorSql(const EventSelector& selector, const QueryScope& scope);
 
 // A boolean SQL expression: the event is activity (its type is none of $identify,
 // $groupidentify and scope.inactive_event_types).
 std::string ActiveSql(const QueryScope& scope);
-
-// kUnimplemented naming the first user-scope property ("<field>: user-property filters are not
-// supported by the ClickHouse backend yet") when `selector` filters on one; OK otherwise.
-// `field` names the selector in the query ("events[1]", "start" ...).
-[[nodiscard]] absl::Status CheckSelectorSupported(const EventSelector& selector,
-                                                  const std::string& field);
 
 // `v` as a SQL Float64 expression that evaluates to exactly `v` (finite values).
 std::string SqlDouble(double v);

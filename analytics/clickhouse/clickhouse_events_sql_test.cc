@@ -1,11 +1,13 @@
 // DedupedEventsSql and SelectorSql on a real engine against the reference's timelines and
 // Matches (reference/timeline.h): which events survive dedup, which actor each belongs to with
 // and without identity merge, and which events every filter operator selects over properties of
-// every kind (missing, null, booleans, numbers, numeric and non-numeric strings, JSON).
+// every kind (missing, null, booleans, numbers, numeric and non-numeric strings, JSON), and the
+// user properties every event sees.
 #include "analytics/clickhouse/clickhouse_events_sql.h"
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -14,7 +16,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "analytics/clickhouse/clickhouse_query_rows.h"
+#include "analytics/clickhouse/clickhouse_user_properties_sql.h"
 #include "analytics/clickhouse/testing/query_test_base.h"
 #include "analytics/reference/timeline.h"
 #include "analytics/testing/random_events.h"
@@ -228,17 +233,77 @@ TEST_F(EventsSqlTest, RandomSelectorsAgreeWithTheReferenceOnRandomData) {
   EXPECT_EQ(compared, 6 * 2 * 6);
 }
 
-TEST(CheckSelectorSupportedTest, RefusesUserPropertyFilters) {
-  EventSelector selector{"view",
-                         {MakeFilter(PropertyRef::Scope::kEvent, "button", FilterOp::kIsSet, {}),
-                          MakeFilter(PropertyRef::Scope::kUser, "plan", FilterOp::kIsSet, {})}};
-  absl::Status status = CheckSelectorSupported(selector, "events[0]");
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(status.message(),
-            "events[0].filters[1] (user property \"plan\"): user-property filters are not "
-            "supported by the ClickHouse backend yet");
-  selector.filters.pop_back();
-  EXPECT_TRUE(CheckSelectorSupported(selector, "events[0]").ok());
+// The user properties each event sees (WithUserPropertiesSql) against the reference's timelines,
+// key by key, on randomized datasets whose $identify events $set, $setOnce, $add, $unset and
+// $clearAll, and whose other events carry their own values.
+TEST_F(EventsSqlTest, UserPropertiesAgreeWithTheReferenceTimelines) {
+  const std::vector<std::string> kKeys = {"absent", "country", "credits", "first_plan",
+                                          "plan",   "tier",    "visits"};
+  int seen = 0, numbers = 0;
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    analytics::testing::RandomEventsOptions options;
+    options.project = absl::StrCat("user-properties", seed);
+    options.events = 150;
+    options.actors = 6;
+    const std::vector<Event> events = analytics::testing::RandomEvents(seed, options);
+    Insert(events, 2);
+    for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
+      QueryScope scope;
+      scope.project = options.project;
+      scope.identity = identity;
+      std::vector<std::string> columns = {"actor", "insert_id", "device_id", "user_id"};
+      for (const std::string& key : kKeys) {
+        const UserPropertyColumns u = UserPropertyColumnsOf(key);
+        columns.insert(columns.end(), {u.set, u.kind, u.text, u.number});
+      }
+      const std::string sql = absl::StrCat("SELECT ", absl::StrJoin(columns, ", "), " FROM ",
+                                           DedupedEventsSql(Table(), scope, kKeys), " AS e");
+      absl::StatusOr<std::string> tsv = Sql().Query(sql, Format::kTabSeparated);
+      ASSERT_TRUE(tsv.ok()) << tsv.status();
+      absl::StatusOr<std::vector<std::vector<std::string>>> rows =
+          ParseTsvRows(*tsv, columns.size());
+      ASSERT_TRUE(rows.ok()) << rows.status();
+      // (actor, insert_id, device_id, user_id) → per key its label, or "-" when not set.
+      std::map<std::vector<std::string>, std::vector<std::string>> got, want;
+      for (const std::vector<std::string>& row : *rows) {
+        std::vector<std::string> labels;
+        for (size_t k = 0; k < kKeys.size(); ++k) {
+          const size_t c = 4 + 4 * k;
+          if (row[c] == "0") {
+            labels.push_back("-");
+            continue;
+          }
+          absl::StatusOr<std::string> label = LabelFromColumns(row[c + 1], row[c + 2], row[c + 3]);
+          ASSERT_TRUE(label.ok()) << label.status();
+          labels.push_back(absl::StrCat(row[c + 1], ":", *label));
+        }
+        got[{row[0], row[1], row[2], row[3]}] = labels;
+      }
+      std::vector<Event> deduped = reference::Deduplicate(events);
+      absl::StatusOr<reference::Timelines> timelines = reference::BuildTimelines(deduped, scope);
+      ASSERT_TRUE(timelines.ok()) << timelines.status();
+      for (const reference::ActorTimeline& actor : timelines->actors) {
+        for (const reference::TimelineEvent& e : actor.events) {
+          std::vector<std::string> labels;
+          for (const std::string& key : kKeys) {
+            auto it = e.user_properties.find(key);
+            if (it == e.user_properties.end()) {
+              labels.push_back("-");
+              continue;
+            }
+            ++seen;
+            if (it->second.kind() == PropertyValue::Kind::kNumber) ++numbers;
+            labels.push_back(
+                absl::StrCat(static_cast<int>(it->second.kind()), ":", it->second.Label()));
+          }
+          want[{actor.actor, e.event->insert_id, e.event->device_id, e.event->user_id}] = labels;
+        }
+      }
+      EXPECT_EQ(got, want) << "seed " << seed << " identity " << static_cast<int>(identity);
+    }
+  }
+  EXPECT_GT(seen, 500);
+  EXPECT_GT(numbers, 100);
 }
 
 TEST(SqlDoubleTest, RoundTrips) {

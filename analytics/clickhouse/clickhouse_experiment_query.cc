@@ -13,6 +13,7 @@
 #include "analytics/clickhouse/clickhouse_events_sql.h"
 #include "analytics/clickhouse/clickhouse_query_rows.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
+#include "analytics/clickhouse/clickhouse_user_properties_sql.h"
 #include "analytics/model/experiment_arms.h"
 #include "analytics/time/calendar.h"
 
@@ -51,8 +52,8 @@ std::string ExperimentSql(const ExperimentQuery& query, const std::string& table
       " AND x_vi > 0, 1, 0)) AS x_exposure, ", PropertyKindSql("x_vi"), " AS x_vk, ",
       PropertyStringSql("x_vi"), " AS x_vs, ", PropertyNumberSql("x_vi"), " AS x_vn, toUInt8(if(",
       SelectorSql(query.goal, scope), ", 1, 0)) AS x_goal, ", value, " AS x_value FROM ",
-      DedupedEventsSql(table, scope), " AS x_e WHERE time_ms >= ", SqlInt(scope.from_ms),
-      " AND time_ms < ", SqlInt(scope.to_ms),
+      DedupedEventsSql(table, scope, UserPropertyKeys({&query.goal}, std::nullopt)),
+      " AS x_e WHERE time_ms >= ", SqlInt(scope.from_ms), " AND time_ms < ", SqlInt(scope.to_ms),
       " AND (x_exposure = 1 OR x_goal = 1)) AS x_in GROUP BY x_actor) AS x_g "
       "WHERE x_first > 0) AS x_a ARRAY JOIN x_variants AS x_variant");
 }
@@ -74,8 +75,6 @@ absl::StatusOr<ExperimentResult> RunExperiment(const ExperimentQuery& query, Sql
                                                const std::string& table, CellActorsRequest* cells) {
   absl::StatusOr<Calendar> calendar = Calendar::Load(query.scope.time_zone);
   if (!calendar.ok()) return Named("time_zone", calendar.status());
-  absl::Status supported = CheckSelectorSupported(query.goal, "goal");
-  if (!supported.ok()) return supported;
   const bool mean_metric = query.sum_property.has_value();
 
   absl::StatusOr<std::string> answer =

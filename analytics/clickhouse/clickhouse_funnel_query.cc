@@ -13,6 +13,7 @@
 #include "analytics/clickhouse/clickhouse_events_sql.h"
 #include "analytics/clickhouse/clickhouse_query_rows.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
+#include "analytics/clickhouse/clickhouse_user_properties_sql.h"
 #include "analytics/model/funnel_progress.h"
 #include "analytics/time/calendar.h"
 
@@ -38,15 +39,19 @@ std::string EventsSql(const FunnelQuery& query, const std::string& table, bool w
   }
   std::string group = "toUInt8(255) AS f_gkind, '' AS f_gstr, toFloat64(0) AS f_gnum";
   if (query.group_by) {
+    const ValueSql value = PropertyValueSql(*query.group_by, "f_gi");
     group = absl::StrCat("indexOf(prop_keys, ", SqlString(query.group_by->key), ") AS f_gi, ",
-                         PropertyKindSql("f_gi"), " AS f_gkind, ", PropertyStringSql("f_gi"),
-                         " AS f_gstr, ", PropertyNumberSql("f_gi"), " AS f_gnum");
+                         value.kind, " AS f_gkind, ", value.text, " AS f_gstr, ", value.number,
+                         " AS f_gnum");
   }
+  std::vector<const EventSelector*> selectors;
+  for (const EventSelector& step : query.steps) selectors.push_back(&step);
   return absl::StrCat(
       "SELECT actor AS f_actor, time_ms AS f_t, insert_id AS f_id, device_id AS f_dev, "
       "user_id AS f_user, toUInt32(",
       absl::StrJoin(bits, " + "), ") AS f_mask, toUInt8(if(", ActiveSql(scope),
-      ", 1, 0)) AS f_active, ", group, " FROM ", DedupedEventsSql(table, scope),
+      ", 1, 0)) AS f_active, ", group, " FROM ",
+      DedupedEventsSql(table, scope, UserPropertyKeys(selectors, query.group_by)),
       " AS f_e WHERE time_ms >= ", SqlInt(scope.from_ms), " AND time_ms < ",
       SqlInt(SaturatingAdd(scope.to_ms, query.window_ms)),
       with_active ? " AND (f_mask != 0 OR f_active = 1)" : " AND f_mask != 0");
@@ -139,12 +144,6 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, SqlExecutor& ex
   if (k == 0 || k > kMaxFunnelSteps) {
     return absl::InvalidArgumentError("steps: a funnel has 1 to 16 steps");
   }
-  for (size_t s = 0; s < k; ++s) {
-    absl::Status supported = CheckSelectorSupported(query.steps[s], absl::StrCat("steps[", s, "]"));
-    if (!supported.ok()) return supported;
-  }
-  absl::Status group_supported = CheckNoUserProperty(query.group_by, "group_by");
-  if (!group_supported.ok()) return group_supported;
 
   Labels labels;
   std::vector<FunnelEntry> entries;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "analytics/clickhouse/clickhouse_user_properties_sql.h"
 #include "analytics/model/result.h"
 
 namespace cohort::analytics::clickhouse {
@@ -140,13 +141,13 @@ absl::StatusOr<std::string> LabelFromColumns(std::string_view kind, std::string_
   }
 }
 
-absl::Status CheckNoUserProperty(const std::optional<PropertyRef>& ref, std::string_view path) {
-  if (ref && ref->scope == PropertyRef::Scope::kUser) {
-    return absl::UnimplementedError(
-        absl::StrCat(std::string(path),
-                     ": user-property filters are not supported by the ClickHouse backend yet"));
+ValueSql PropertyValueSql(const PropertyRef& property, std::string_view event_key_index) {
+  if (property.scope == PropertyRef::Scope::kUser) {
+    const UserPropertyColumns u = UserPropertyColumnsOf(property.key);
+    return {absl::StrCat("if(", u.set, " = 0, 255, ", u.kind, ")"), u.text, u.number};
   }
-  return absl::OkStatus();
+  return {PropertyKindSql(event_key_index), PropertyStringSql(event_key_index),
+          PropertyNumberSql(event_key_index)};
 }
 
 }  // namespace cohort::analytics::clickhouse

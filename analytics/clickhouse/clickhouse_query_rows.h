@@ -42,10 +42,12 @@ std::string PropertyNumberSql(std::string_view key_index);
                                                            std::string_view text,
                                                            std::string_view number);
 
-// kUnimplemented "<path>: user-property filters are not supported by the ClickHouse backend yet"
-// when `ref` is set and a user property (a group-by); selectors: CheckSelectorSupported
-// (clickhouse_events_sql.h).
-[[nodiscard]] absl::Status CheckNoUserProperty(const std::optional<PropertyRef>& ref,
-                                               std::string_view path);
+// The three SQL expressions of `property`'s value, as the three above give them: an event
+// property's through `event_key_index` (indexOf(prop_keys, key), or its alias), a user property's
+// from its UserPropertyColumnsOf (clickhouse_user_properties_sql.h; kind 255 when not set).
+struct ValueSql {
+  std::string kind, text, number;
+};
+ValueSql PropertyValueSql(const PropertyRef& property, std::string_view event_key_index);
 
 }  // namespace cohort::analytics::clickhouse

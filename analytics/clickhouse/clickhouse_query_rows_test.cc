@@ -43,14 +43,15 @@ TEST(LabelFromColumnsTest, MatchesPropertyValueLabel) {
   EXPECT_EQ(LabelFromColumns("7", "", "0").status().code(), absl::StatusCode::kInternal);
 }
 
-TEST(CheckNoUserPropertyTest, RefusesUserScope) {
-  EXPECT_TRUE(CheckNoUserProperty(std::nullopt, "group_by").ok());
-  EXPECT_TRUE(CheckNoUserProperty(PropertyRef{PropertyRef::Scope::kEvent, "a"}, "group_by").ok());
-  absl::Status refused =
-      CheckNoUserProperty(PropertyRef{PropertyRef::Scope::kUser, "plan"}, "group_by");
-  EXPECT_EQ(refused.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(refused.message(),
-            "group_by: user-property filters are not supported by the ClickHouse backend yet");
+TEST(PropertyValueSqlTest, EventAndUserScopes) {
+  const ValueSql event = PropertyValueSql(PropertyRef{PropertyRef::Scope::kEvent, "a"}, "i");
+  EXPECT_EQ(event.kind, "if(i = 0, 255, prop_kinds[i])");
+  EXPECT_EQ(event.text, "prop_strings[i]");
+  EXPECT_EQ(event.number, "prop_numbers[i]");
+  const ValueSql user = PropertyValueSql(PropertyRef{PropertyRef::Scope::kUser, "ab"}, "i");
+  EXPECT_EQ(user.kind, "if(up_6162_set = 0, 255, up_6162_kind)");
+  EXPECT_EQ(user.text, "up_6162_text");
+  EXPECT_EQ(user.number, "up_6162_number");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "analytics/clickhouse/clickhouse_events_sql.h"
 #include "analytics/clickhouse/clickhouse_query_rows.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
+#include "analytics/clickhouse/clickhouse_user_properties_sql.h"
 #include "analytics/model/retention_spans.h"
 #include "analytics/time/calendar.h"
 
@@ -59,9 +60,9 @@ std::string RetentionSql(const RetentionQuery& query, const std::string& table,
       SelectorSql(start, scope), ", 1, 0)) AS r_start, toUInt8(if(time_ms < ",
       SqlInt(query.as_of_ms), " AND ", SelectorSql(query.returned, scope),
       ", 1, 0)) AS r_ret, toUInt8(if(", ActiveSql(scope), ", 1, 0)) AS r_active FROM ",
-      DedupedEventsSql(table, scope), " AS r_e WHERE time_ms < ",
-      SqlInt(std::max(scope.to_ms, query.as_of_ms)), " AND (r_start = 1 OR r_ret = 1",
-      is_new ? " OR r_active = 1" : "",
+      DedupedEventsSql(table, scope, UserPropertyKeys({&start, &query.returned}, std::nullopt)),
+      " AS r_e WHERE time_ms < ", SqlInt(std::max(scope.to_ms, query.as_of_ms)),
+      " AND (r_start = 1 OR r_ret = 1", is_new ? " OR r_active = 1" : "",
       ")) AS r_in GROUP BY r_actor) AS r_g WHERE r_s > 0) AS r_c");
 }
 
@@ -77,9 +78,6 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, SqlExe
                                              const std::string& table, CellActorsRequest* cells) {
   absl::StatusOr<Calendar> calendar = Calendar::Load(query.scope.time_zone);
   if (!calendar.ok()) return calendar.status();
-  absl::Status supported = CheckSelectorSupported(query.start, "start");
-  if (supported.ok()) supported = CheckSelectorSupported(query.returned, "return");
-  if (!supported.ok()) return supported;
 
   // The cells as inclusive day spans [first, last].
   const std::vector<std::pair<int, int>> spans = RetentionSpans(query);

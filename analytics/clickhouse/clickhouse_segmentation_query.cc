@@ -14,6 +14,7 @@
 #include "analytics/clickhouse/clickhouse_events_sql.h"
 #include "analytics/clickhouse/clickhouse_query_rows.h"
 #include "analytics/clickhouse/clickhouse_sql.h"
+#include "analytics/clickhouse/clickhouse_user_properties_sql.h"
 #include "analytics/model/formula.h"
 
 namespace cohort::analytics::clickhouse {
@@ -38,12 +39,11 @@ std::string SeriesName(size_t index) { return std::string(1, static_cast<char>('
 // The group-by value of an event as one string: "<kind>:<text>", the kind 255 when the property
 // is missing, the text the number's bits in hex for numbers (exact; reinterpretAsString drops
 // trailing zero bytes) and prop_strings otherwise.
-std::string ValueKeySql(const std::string& key) {
-  const std::string index = absl::StrCat("indexOf(prop_keys, ", SqlString(key), ")");
-  const std::string kind = absl::StrCat("if(", index, " = 0, 255, prop_kinds[", index, "])");
-  return absl::StrCat("concat(toString(", kind, "), ':', if(", kind,
-                      " = 2, hex(reinterpretAsString(prop_numbers[", index, "])), prop_strings[",
-                      index, "]))");
+std::string ValueKeySql(const PropertyRef& property) {
+  const ValueSql value =
+      PropertyValueSql(property, absl::StrCat("indexOf(prop_keys, ", SqlString(property.key), ")"));
+  return absl::StrCat("concat(toString(", value.kind, "), ':', if(", value.kind,
+                      " = 2, hex(reinterpretAsString(", value.number, ")), ", value.text, "))");
 }
 
 // The label of a value key of ValueKeySql.
@@ -100,7 +100,7 @@ absl::StatusOr<Labels> ListLabels(const SegmentationQuery& query, SqlExecutor& s
     result.label_sql = "toUInt32(1)";
     return result;
   }
-  const std::string value_key = ValueKeySql(query.group_by->key);
+  const std::string value_key = ValueKeySql(*query.group_by);
   absl::StatusOr<std::string> tsv =
       sql.Query(absl::StrCat("SELECT DISTINCT ", value_key, " AS value_key FROM ", events,
                              " AS e WHERE ", where),
@@ -141,20 +141,16 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
       ParseFormulas(query.formulas, static_cast<int>(query.events.size()));
   if (!parsed.ok()) return parsed.status();
   const std::vector<Formula>& formulas = *parsed;
-  for (size_t s = 0; s < query.events.size(); ++s) {
-    if (absl::Status st = CheckSelectorSupported(query.events[s], absl::StrCat("events[", s, "]"));
-        !st.ok()) {
-      return st;
-    }
-  }
-  if (absl::Status st = CheckNoUserProperty(query.group_by, "group_by"); !st.ok()) return st;
 
   SegmentationResult result;
   std::vector<int64_t>& buckets = result.buckets;
   buckets = calendar->BucketStarts(scope.from_ms, scope.to_ms, query.interval);
   const size_t series_count = query.events.size();
 
-  const std::string events = DedupedEventsSql(table, scope);
+  std::vector<const EventSelector*> series;
+  for (const EventSelector& selector : query.events) series.push_back(&selector);
+  const std::string events =
+      DedupedEventsSql(table, scope, UserPropertyKeys(series, query.group_by));
   std::vector<std::string> selectors, matched;
   for (size_t s = 0; s < series_count; ++s) {
     selectors.push_back(SelectorSql(query.events[s], scope));

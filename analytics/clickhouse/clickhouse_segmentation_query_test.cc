@@ -2,7 +2,7 @@
 // reference on randomized datasets: random series (event types, `_active`, `_all`, event property
 // filters), both metrics, intervals, time zones, identity modes, group-bys with small limits (so
 // "(other)" appears; "price" holds numbers and numeric strings, so labels like "3" merge two
-// values) and formulas. Plus hand-checked cases, and the refusal of user properties.
+// values) and formulas, user-property filters and group-bys. Plus hand-checked cases.
 #include "analytics/clickhouse/clickhouse_segmentation_query.h"
 
 #include <gtest/gtest.h>
@@ -29,7 +29,7 @@ using ::cohort::analytics::testing::MakeFilter;
 using SegmentationQueryTest = testing::ClickHouseQueryTest;
 
 TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
-  int compared = 0, nonzero = 0, with_other = 0, with_null = 0, refused = 0;
+  int compared = 0, nonzero = 0, with_other = 0, with_null = 0, with_user = 0;
   int drilled = 0;  // drill-down cells that exist, compared with the reference
   for (uint32_t seed = 1; seed <= 10; ++seed) {
     std::mt19937 rng(seed);
@@ -43,12 +43,8 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
       for (int q = 0; q < 4; ++q) {
         SegmentationQuery query =
             analytics::testing::RandomSegmentationQuery(rng, options, identity);
-        const SegmentationQuery original = query;
-        if (analytics::testing::StripUserProperties(query)) {
-          absl::StatusOr<SegmentationResult> refusal = RunSegmentation(original, Sql(), Table());
-          ASSERT_EQ(refusal.status().code(), absl::StatusCode::kUnimplemented) << refusal.status();
-          ++refused;
-        }
+        SegmentationQuery reduced = query;
+        if (analytics::testing::StripUserProperties(reduced)) ++with_user;
         absl::StatusOr<SegmentationResult> got = RunSegmentation(query, Sql(), Table());
         ASSERT_TRUE(got.ok()) << got.status();
         absl::StatusOr<Result> expected = reference.Run(query);
@@ -74,8 +70,8 @@ TEST_F(SegmentationQueryTest, AgreesWithTheReferenceOnRandomData) {
   // The random queries reach the interesting cases.
   EXPECT_GT(nonzero, compared);
   EXPECT_GT(with_other, 10);
-  EXPECT_GT(refused, 10);  // user-property queries were tried, refused, then compared reduced
-  std::cout << compared << " queries (" << refused << " refused first), " << nonzero
+  EXPECT_GT(with_user, 10);  // queries filtering or grouping by user properties
+  std::cout << compared << " queries (" << with_user << " with user properties), " << nonzero
             << " nonzero series, " << with_other << " (other) series, " << with_null
             << " null totals\n";
 }
@@ -225,24 +221,66 @@ TEST_F(SegmentationQueryTest, ValuesWithOneLabelAreOneGroup) {
   EXPECT_EQ(*r, std::get<SegmentationResult>(*reference.Run(query))) << Describe(*r);
 }
 
-TEST_F(SegmentationQueryTest, RefusesUserProperties) {
+// User properties as of each event: a device's $identify merged into its user, $add summed in
+// order (0.1 + 0.2), an event's own value over the state, $clearAll then $setOnce.
+TEST_F(SegmentationQueryTest, UserPropertiesAsOfEachEvent) {
+  const std::string p = "segmentation-user";
+  auto identify = [&](std::string user, std::string device, int64_t t, std::string id,
+                      const char* operations) {
+    Event e = MakeEvent(p, std::move(user), t, std::move(id), "$identify");
+    e.device_id = std::move(device);
+    absl::StatusOr<Properties> ops = ParseProperties(operations);
+    EXPECT_TRUE(ops.ok()) << ops.status();
+    if (ops.ok()) e.user_properties = *ops;
+    return e;
+  };
+  std::vector<Event> events = {
+      identify("", "d1", kDay1 + 1, "a", R"({"$set":{"plan":"free"},"$add":{"credits":0.1}})"),
+      MakeEvent(p, "u1", kDay1 + 2, "b", "click"),
+      identify("u1", "", kDay1 + 3, "c", R"({"$add":{"credits":0.2}})"),
+      MakeEvent(p, "u1", kDay1 + 4, "d", "click"),
+      identify("u1", "", kDay1 + 5, "e", R"({"$clearAll":true,"$setOnce":{"plan":"trial"}})"),
+      MakeEvent(p, "u1", kDay1 + 6, "f", "click"),
+  };
+  events[1].device_id = "d1";                                            // d1 logs in as u1
+  events[3].user_properties = {{"plan", PropertyValue::String("pro")}};  // its own value
+  Insert(events, 2);
+  ReferenceEngine reference(events);
   SegmentationQuery query;
-  query.scope.project = "segmentation-hand";
-  query.scope.to_ms = kDay1;
-  query.events = {
-      EventSelector{"click", {}},
-      EventSelector{"view", {MakeFilter(PropertyRef::Scope::kUser, "plan", FilterOp::kIsSet, {})}}};
+  query.scope.project = p;
+  query.scope.from_ms = kDay1;
+  query.scope.to_ms = kDay2;
+  query.metric = SeriesMetric::kTotals;
+  query.events = {EventSelector{"click", {}}};
+  query.limit = 10;
+  const std::vector<std::pair<std::string, std::vector<std::string>>> kWant = {
+      {"credits", {"(none)", "0.1", "0.30000000000000004"}}, {"plan", {"free", "pro", "trial"}}};
+  for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
+    query.scope.identity = identity;
+    for (const auto& [key, labels] : kWant) {
+      query.group_by = PropertyRef{PropertyRef::Scope::kUser, key};
+      absl::StatusOr<SegmentationResult> r = RunSegmentation(query, Sql(), Table());
+      ASSERT_TRUE(r.ok()) << r.status();
+      absl::StatusOr<Result> expected = reference.Run(query);
+      ASSERT_TRUE(expected.ok()) << expected.status();
+      EXPECT_EQ(*r, std::get<SegmentationResult>(*expected)) << key << "\n" << Describe(*r);
+      if (identity == IdentityMerge::kDeviceToUser) {
+        std::vector<std::string> got;
+        for (const Series& s : r->series) got.push_back(s.group);
+        std::sort(got.begin(), got.end());
+        EXPECT_EQ(got, labels) << key;
+      }
+    }
+  }
+  // A filter reads the same state: credits > 0.25 holds for the second click only.
+  query.scope.identity = IdentityMerge::kDeviceToUser;
+  query.group_by.reset();
+  query.events[0].filters = {analytics::testing::MakeFilter(
+      PropertyRef::Scope::kUser, "credits", FilterOp::kGreater, {PropertyValue::Number(0.25)})};
   absl::StatusOr<SegmentationResult> r = RunSegmentation(query, Sql(), Table());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(r.status().message(),
-            "events[1].filters[0] (user property \"plan\"): user-property filters are not "
-            "supported by the ClickHouse backend yet");
-  query.events.pop_back();
-  query.group_by = PropertyRef{PropertyRef::Scope::kUser, "plan"};
-  r = RunSegmentation(query, Sql(), Table());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(r.status().message(),
-            "group_by: user-property filters are not supported by the ClickHouse backend yet");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->series.size(), 1u);
+  EXPECT_EQ(r->series[0].total, 1.0);
 }
 
 }  // namespace

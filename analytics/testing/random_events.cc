@@ -8,8 +8,53 @@
 
 namespace cohort::analytics::testing {
 
+namespace {
+
+// More $identify operations than the $set every one carries, drawn from `rng`: $add (fractions,
+// so the order of the sum shows in the last bits; a string operand, ignored), $setOnce, $unset in
+// its three shapes, $clearAll, plain keys (a numeric string "credits" that $add counts as 0).
+//
+// JSON operands are stored as the parser writes them back (numbers reprinted), so that events
+// round-trip through any store unchanged.
+PropertyValue JsonOperand(const char* json) {
+  absl::StatusOr<Properties> parsed = ParseProperties(absl::StrCat(R"({"v":)", json, "}"));
+  return parsed.ok() ? parsed->at("v") : PropertyValue::Null();
+}
+
+void AddIdentifyOperations(std::mt19937_64& rng, Properties& user_properties) {
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  static const char* kAdds[] = {R"({"credits":0.1})", R"({"credits":0.2,"visits":1})",
+                                R"({"credits":-2.5})", R"({"credits":"3"})", R"({"visits":1e16})"};
+  static const char* kOnce[] = {R"({"credits":10})", R"({"first_plan":"pro"})",
+                                R"({"first_plan":"free","credits":0.7})"};
+  static const char* kUnset[] = {R"(["credits"])", R"("plan")", R"({"plan":1,"visits":0})"};
+  if (pick(3) == 0) {
+    user_properties["$add"] = JsonOperand(kAdds[pick(std::size(kAdds))]);
+  }
+  if (pick(4) == 0) {
+    user_properties["$setOnce"] = JsonOperand(kOnce[pick(std::size(kOnce))]);
+  }
+  if (pick(6) == 0) {
+    const char* unset = kUnset[pick(std::size(kUnset))];
+    user_properties["$unset"] = JsonOperand(unset);
+  }
+  if (pick(12) == 0) user_properties["$clearAll"] = PropertyValue::Bool(true);
+  if (pick(5) == 0) {
+    if (pick(2)) {
+      user_properties["tier"] = PropertyValue::String(pick(2) ? "gold" : "silver");
+    } else {
+      user_properties["credits"] = PropertyValue::String("5");
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<Event> RandomEvents(uint32_t seed, const RandomEventsOptions& options) {
   std::mt19937_64 rng(seed);
+  // The extra $identify operations draw from their own generator, so that adding them changed
+  // no other draw (every test's dataset is otherwise as it was).
+  std::mt19937_64 operations_rng(seed ^ 0x9e3779b97f4a7c15ULL);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
   static const char* kTypes[] = {"view",         "click",     "purchase",
                                  "signup",       "$identify", "dify.generate_conversation_name",
@@ -61,6 +106,7 @@ std::vector<Event> RandomEvents(uint32_t seed, const RandomEventsOptions& option
     if (e.event_type == "$identify") {
       e.user_properties["$set"] =
           PropertyValue::Json(absl::StrCat(R"({"plan":")", pick(2) ? "pro" : "free", R"("})"));
+      AddIdentifyOperations(operations_rng, e.user_properties);
     } else if (pick(6) == 0) {
       e.user_properties["country"] = PropertyValue::String(pick(2) ? "CN" : "US");
     }
@@ -104,8 +150,13 @@ EventSelector RandomSelector(std::mt19937& rng, const std::vector<const char*>& 
                                             {PropertyValue::String(rng() % 2 ? "pro" : "free")}));
       break;
     case 3:
-      selector.filters.push_back(MakeFilter(PropertyRef::Scope::kUser, "country",
-                                            FilterOp::kNotEquals, {PropertyValue::String("CN")}));
+      if (rng() % 2) {
+        selector.filters.push_back(MakeFilter(PropertyRef::Scope::kUser, "country",
+                                              FilterOp::kNotEquals, {PropertyValue::String("CN")}));
+      } else {
+        selector.filters.push_back(MakeFilter(PropertyRef::Scope::kUser, "credits", FilterOp::kLess,
+                                              {PropertyValue::Number(1)}));
+      }
       break;
     default:
       break;

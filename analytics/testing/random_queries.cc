@@ -61,8 +61,11 @@ std::optional<PropertyRef> RandomGroupBy(std::mt19937& rng) {
       return PropertyRef{S::kEvent, "variant"};
     case 4:
       return PropertyRef{S::kUser, "plan"};
-    case 5:
-      return PropertyRef{S::kUser, "country"};
+    case 5: {
+      // country (own values), credits (numbers summed by $add), tier (plain $identify keys)
+      static const char* kKeys[] = {"country", "credits", "tier"};
+      return PropertyRef{S::kUser, kKeys[rng() % 3]};
+    }
     default:
       return PropertyRef{S::kEvent, "absent"};
   }
@@ -222,7 +225,16 @@ PropertyFilter RandomFilter(std::mt19937& rng) {
     case 15:
       return MakeFilter(S::kUser, "country", FilterOp::kNotEquals, {V::String("CN")});
     case 16:
-      return MakeFilter(S::kUser, "country", FilterOp::kIsSet, {});
+      switch (rng() % 4) {
+        case 0:
+          return MakeFilter(S::kUser, "country", FilterOp::kIsSet, {});
+        case 1:
+          return MakeFilter(S::kUser, "credits", FilterOp::kGreater, {V::Number(0.25)});
+        case 2:
+          return MakeFilter(S::kUser, "first_plan", FilterOp::kEquals, {V::String("pro")});
+        default:
+          return MakeFilter(S::kUser, "credits", FilterOp::kIsSet, {});
+      }
     default:
       return MakeFilter(S::kUser, "country", FilterOp::kEquals, {V::String("US"), V::String("CN")});
   }
@@ -362,11 +374,10 @@ RetentionQuery RandomRetentionQuery(std::mt19937& rng, const RandomEventsOptions
 FunnelQuery RandomFunnelQuery(std::mt19937& rng, const RandomEventsOptions& dataset,
                               IdentityMerge identity, FunnelOrder order) {
   const int64_t kWindows[] = {kMinute, 10 * kMinute, kHour, 6 * kHour, kDay, 3 * kDay};
-  const PropertyRef kGroupBys[] = {{PropertyRef::Scope::kEvent, "button"},
-                                   {PropertyRef::Scope::kEvent, "price"},
-                                   {PropertyRef::Scope::kEvent, "variant"},
-                                   {PropertyRef::Scope::kUser, "plan"},
-                                   {PropertyRef::Scope::kUser, "country"}};
+  const PropertyRef kGroupBys[] = {
+      {PropertyRef::Scope::kEvent, "button"},  {PropertyRef::Scope::kEvent, "price"},
+      {PropertyRef::Scope::kEvent, "variant"}, {PropertyRef::Scope::kUser, "plan"},
+      {PropertyRef::Scope::kUser, "country"},  {PropertyRef::Scope::kUser, "credits"}};
   FunnelQuery query;
   query.scope = Scope(dataset, identity);
   RandomRangeOverSpan(rng, dataset, query.scope);
