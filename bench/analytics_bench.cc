@@ -12,6 +12,7 @@
 //
 //   analytics_bench [--events=N] [--actors=N] [--seed=N] [--reps=N] [--ingest-reps=N]
 //                   [--ingest-seconds=S] [--clickhouse-reps=N (0: no ClickHouse)] [--ingest-rate=N]
+//                   [--clickhouse-timeout-s=S]
 //                   [--max-staleness-ms=N] [--dir=/var/tmp] [--map-files=0|1]
 //   analytics_bench ... --profile-query=I [--profile-seconds=S]   (query I warm, for perf)
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "analytics/clickhouse/clickhouse_active_users_query.h"
@@ -77,6 +79,8 @@ struct Flags {
   double ingest_seconds = 20;
   // Warm runs on ClickHouse; with inserts: min(this, ingest_reps). 0: ClickHouse is not run.
   int clickhouse_reps = 10;
+  // ClickHouse's HTTP timeout per statement, s: a query past it is reported as timed out.
+  double clickhouse_timeout_s = 600;
   int64_t ingest_rate = 20'000;
   // The engine's max_staleness while ingest runs (EmbeddedEngineOptions; the ingest server's
   // setting); 0: every query sees the latest events.
@@ -323,7 +327,21 @@ struct ClickHouseRow {
   double cold = 0;
   Percentiles warm, ingest;
   bool equal = false;  // the warm answer equals the embedded engine's
+  // Why a phase has no number (a timeout, or "run it again"), else empty.
+  std::string cold_failure, ingest_failure;
 };
+
+// A query that ran into the HTTP timeout, or a segmentation that saw new group values between
+// its statements (kUnavailable: "run it again"), is reported in the table rather than ending
+// the run; any other error ends it.
+std::optional<std::string> ReportableFailure(const absl::Status& status, double ms,
+                                             double timeout_s) {
+  if (ms >= timeout_s * 1000 * 0.99) return absl::StrFormat("> %.0f s (timed out)", timeout_s);
+  if (absl::IsUnavailable(status)) {
+    return absl::StrCat("failed: ", status.message().substr(0, 80));
+  }
+  return std::nullopt;
+}
 
 struct ClickHouseReport {
   std::string version, max_threads;
@@ -355,8 +373,9 @@ ClickHouseReport RunClickHouse(const Flags& flags, const ProductGeneratorOptions
   absl::StatusOr<chtest::ClickHouseServerPtr> server = chtest::ClickHouseServer::Start();
   if (!server.ok()) Die("clickhouse-server", server.status());
   report.start_s = absl::ToDoubleSeconds(absl::Now() - t);
-  absl::StatusOr<std::unique_ptr<cohort::HttpClient>> http = cohort::MakeHttpClient(
-      {.request_timeout = absl::Seconds(600), .max_response_bytes = 256 << 20});
+  absl::StatusOr<std::unique_ptr<cohort::HttpClient>> http =
+      cohort::MakeHttpClient({.request_timeout = absl::Seconds(flags.clickhouse_timeout_s),
+                              .max_response_bytes = 256 << 20});
   if (!http.ok()) Die("http client", http.status());
   absl::StatusOr<ch::ClickHouseClientPtr> client = ch::ClickHouseClient::Create(
       {.url = (*server)->url(), .max_attempts = 1, .http = http->get()});
@@ -401,17 +420,28 @@ ClickHouseReport RunClickHouse(const Flags& flags, const ProductGeneratorOptions
       absl::StatusOr<an::Result> r = RunOnClickHouse(queries[i].query, sql, table);
       const double ms = Ms(absl::Now() - s);
       if (absl::IsUnimplemented(r.status())) return std::nullopt;
-      if (!r.ok()) Die("clickhouse " + queries[i].name, r.status());
+      if (!r.ok()) {
+        std::optional<std::string> failure =
+            ReportableFailure(r.status(), ms, flags.clickhouse_timeout_s);
+        if (!failure) Die("clickhouse " + queries[i].name, r.status());
+        row.cold_failure = *failure;
+        return std::nullopt;
+      }
       if (out != nullptr) *out = *std::move(r);
       return ms;
     };
     an::Result answer;
     const std::optional<double> cold = run(&answer);
+    row.supported = cold.has_value() || !row.cold_failure.empty();
     if (!cold) continue;
-    row.supported = true;
     row.cold = *cold;
     std::vector<double> warm;
-    for (int r = 0; r < flags.clickhouse_reps; ++r) warm.push_back(*run(&answer));
+    for (int r = 0; r < flags.clickhouse_reps; ++r) {
+      std::optional<double> ms = run(&answer);
+      if (!ms) break;
+      warm.push_back(*ms);
+    }
+    if (!row.cold_failure.empty()) continue;  // a warm run failed: reported as the query's
     row.warm = Summarize(warm);
     row.equal = answer == embedded[i];
   }
@@ -422,15 +452,23 @@ ClickHouseReport RunClickHouse(const Flags& flags, const ProductGeneratorOptions
       flags, [&](std::vector<an::Event> events) { return writer.Append(events); }, nullptr);
   for (size_t i = 0; i < queries.size(); ++i) {
     ClickHouseRow& row = report.rows_by_query[i];
-    if (!row.supported) continue;
+    if (!row.supported || !row.cold_failure.empty()) continue;
+    std::fprintf(stderr, "clickhouse: %s with inserts\n", queries[i].name.c_str());
     std::vector<double> ms;
     for (int r = 0; r < std::min(flags.ingest_reps, flags.clickhouse_reps); ++r) {
       const absl::Time s = absl::Now();
       absl::StatusOr<an::Result> answer = RunOnClickHouse(queries[i].query, sql, table);
-      ms.push_back(Ms(absl::Now() - s));
-      if (!answer.ok()) Die("clickhouse " + queries[i].name, answer.status());
+      const double elapsed = Ms(absl::Now() - s);
+      if (!answer.ok()) {
+        std::optional<std::string> failure =
+            ReportableFailure(answer.status(), elapsed, flags.clickhouse_timeout_s);
+        if (!failure) Die("clickhouse " + queries[i].name, answer.status());
+        row.ingest_failure = *failure;
+        break;
+      }
+      ms.push_back(elapsed);
     }
-    row.ingest = Summarize(ms);
+    if (row.ingest_failure.empty()) row.ingest = Summarize(ms);
   }
   ingest.Stop();
   report.ingest_rate = ingest.rate();
@@ -461,6 +499,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       ok = absl::SimpleAtoi(*v, &f->reps) && f->reps > 0;
     } else if (auto v = value("clickhouse-reps")) {
       ok = absl::SimpleAtoi(*v, &f->clickhouse_reps) && f->clickhouse_reps >= 0;
+    } else if (auto v = value("clickhouse-timeout-s")) {
+      ok = absl::SimpleAtod(*v, &f->clickhouse_timeout_s) && f->clickhouse_timeout_s > 0;
     } else if (auto v = value("ingest-reps")) {
       ok = absl::SimpleAtoi(*v, &f->ingest_reps) && f->ingest_reps > 0;
     } else if (auto v = value("ingest-seconds")) {
@@ -495,7 +535,8 @@ int main(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &flags)) {
     std::fprintf(stderr,
                  "usage: analytics_bench [--events=N] [--actors=N] [--seed=N] [--reps=N] "
-                 "[--ingest-reps=N] [--ingest-seconds=S] [--clickhouse-reps=N] [--ingest-rate=N] "
+                 "[--ingest-reps=N] [--ingest-seconds=S] [--clickhouse-reps=N] "
+                 "[--clickhouse-timeout-s=S] [--ingest-rate=N] "
                  "[--max-staleness-ms=N] "
                  "[--dir=DIR] [--map-files=0|1] "
                  "[--profile-query=I [--profile-seconds=S]]\n");
@@ -706,12 +747,14 @@ int main(int argc, char** argv) {
   std::printf("## Analytics engine: embedded store (bench/analytics_bench.cc)\n\n");
   std::printf(
       "`analytics_bench --events=%lld --actors=%lld --seed=%llu --reps=%d --ingest-reps=%d "
-      "--ingest-seconds=%g --clickhouse-reps=%d --ingest-rate=%lld --map-files=%d` (store under "
+      "--ingest-seconds=%g --clickhouse-reps=%d --clickhouse-timeout-s=%g --ingest-rate=%lld "
+      "--map-files=%d` (store under "
       "%s); load average %.1f at the start, %.1f after the embedded part.\n\n",
       static_cast<long long>(flags.events), static_cast<long long>(flags.actors),
       static_cast<unsigned long long>(flags.seed), flags.reps, flags.ingest_reps,
-      flags.ingest_seconds, flags.clickhouse_reps, static_cast<long long>(flags.ingest_rate),
-      flags.map_files ? 1 : 0, flags.dir.c_str(), load_at_start, load_after_embedded);
+      flags.ingest_seconds, flags.clickhouse_reps, flags.clickhouse_timeout_s,
+      static_cast<long long>(flags.ingest_rate), flags.map_files ? 1 : 0, flags.dir.c_str(),
+      load_at_start, load_after_embedded);
   std::printf(
       "Data: %lld events sent (%lld resends, %lld anonymous, %lld with a session_id, %lld out of "
       "order by up to %.1f min), %lld stored, %lld dropped as duplicates.\n\n",
@@ -817,9 +860,18 @@ int main(int argc, char** argv) {
                   queries[i].name.c_str(), rows[i].warm.median);
       continue;
     }
-    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %.1f |\n", queries[i].name.c_str(),
-                row.cold, row.warm.median, row.warm.p95, row.ingest.median, row.ingest.p95,
-                row.equal ? "yes" : "**no**", rows[i].warm.median);
+    if (!row.cold_failure.empty()) {
+      std::printf("| %s | %s | | | | | | %.1f |\n", queries[i].name.c_str(),
+                  row.cold_failure.c_str(), rows[i].warm.median);
+      continue;
+    }
+    const std::string with_inserts =
+        row.ingest_failure.empty()
+            ? absl::StrFormat("%.1f | %.1f", row.ingest.median, row.ingest.p95)
+            : absl::StrCat(row.ingest_failure, " | ");
+    std::printf("| %s | %.1f | %.1f | %.1f | %s | %s | %.1f |\n", queries[i].name.c_str(), row.cold,
+                row.warm.median, row.warm.p95, with_inserts.c_str(), row.equal ? "yes" : "**no**",
+                rows[i].warm.median);
   }
   std::printf(
       "\nInserts during the with-inserts columns: %.0f events/s (asked %lld), insert p50 "
