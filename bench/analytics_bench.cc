@@ -180,6 +180,11 @@ std::vector<NamedQuery> Queries(const ProductGeneratorOptions& data) {
     rare.steps.push_back(an::EventSelector{.event_type = step});
   }
   queries.push_back({"funnel add_to_cart → purchase, 7 days (rare steps)", rare});
+  // A user property: the plan each purchase saw, from the actor's $identify $set before it.
+  an::SegmentationQuery by_plan = segmentation;
+  by_plan.events = {an::EventSelector{.event_type = "purchase"}};
+  by_plan.group_by = an::PropertyRef{.scope = an::PropertyRef::Scope::kUser, .key = "plan"};
+  queries.push_back({"segmentation uniques(purchase) by user plan, daily", by_plan});
   return queries;
 }
 

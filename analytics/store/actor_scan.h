@@ -24,22 +24,18 @@ namespace cohort::analytics::store {
 // empty.
 template <typename F>
 void ScanActor(const ActorView& view, size_t a, UserState* user_state, F&& visit) {
-  if (user_state != nullptr) {
-    user_state->Reset();
-    view.ForEachEventWhile(a, [&](const EventRef& ref) {
-      const Properties* properties = &user_state->Advance(ref);
-      return visit(
-          ref.segment->time_ms(ref.index),
-          view.event_type_id(ref.segment_number, ref.segment->event_type_code(ref.index)),
-          [&] { return ref; }, properties);
-    });
-    return;
-  }
   static const Properties kNone;
+  if (user_state != nullptr) user_state->Reset();
   for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
+    const uint32_t type = view.timeline_type(i);
+    const Properties* properties = &kNone;
+    if (user_state != nullptr) {
+      // Events of types that never carry user properties leave the state as it is.
+      properties = user_state->Carries(type) ? &user_state->Advance(view.EventAt(a, i))
+                                             : &user_state->state();
+    }
     if (!visit(
-            view.timeline_time(i), view.timeline_type(i), [&] { return view.EventAt(a, i); },
-            &kNone)) {
+            view.timeline_time(i), type, [&] { return view.EventAt(a, i); }, properties)) {
       return;
     }
   }
@@ -56,16 +52,34 @@ enum class EventAccess {
 // (view.event_types().size() entries), in each actor's total order, as ScanActor does; then calls
 // `end_actor(size_t a)`. Actors without a wanted event may be skipped entirely (no visit, no
 // end_actor), so such an actor must contribute nothing. A visit that returns false skips the
-// rest of that actor's events. With `user_state` every event is visited (the user properties
-// fold over all of them), so the visitor must ignore events of unwanted types.
+// rest of that actor's events. With `user_state` (made with `view`, or without one) the user
+// properties fold over every event that may carry them, wanted or not.
 template <typename Visit, typename EndActor>
 void ScanActors(const ActorView& view, EventAccess access, const std::vector<uint8_t>& wanted,
                 UserState* user_state, Visit&& visit, EndActor&& end_actor) {
   static const Properties kNone;
   if (user_state != nullptr) {
+    // In each actor's order, folding the events that carry user properties; only the wanted
+    // ones are visited.
+    const uint32_t* types = view.timeline_types();
     for (size_t a = 0; a < view.actor_count(); ++a) {
-      ScanActor(view, a, user_state, visit);
-      end_actor(a);
+      user_state->Reset();
+      bool visited = false;
+      for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
+        const uint32_t type = types[i];
+        const bool want = wanted[type] != 0;
+        if (!want && !user_state->Carries(type)) continue;
+        const Properties* properties = user_state->Carries(type)
+                                           ? &user_state->Advance(view.EventAt(a, i))
+                                           : &user_state->state();
+        if (!want) continue;
+        visited = true;
+        if (!visit(
+                view.timeline_time(i), type, [&] { return view.EventAt(a, i); }, properties)) {
+          break;
+        }
+      }
+      if (visited) end_actor(a);
     }
     return;
   }

@@ -60,7 +60,8 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
   const bool keep_every_event = query.order == FunnelOrder::kStrict;
 
   FunnelProgressScan scan(query);
-  UserState user;
+  std::optional<UserState> user;  // only when something reads user properties
+  if (needs_user_properties) user.emplace(view);
   FunnelActorEvents events;
   std::vector<FunnelEntry> entries;
   std::vector<int64_t> gaps;
@@ -117,7 +118,7 @@ absl::StatusOr<FunnelResult> RunFunnel(const FunnelQuery& query, const ActorView
   for (uint32_t t = 0; t < wanted.size(); ++t) {
     wanted[t] = keep_every_event || type_masks.TypeMask(t) != 0;
   }
-  ScanActors(view, access, wanted, needs_user_properties ? &user : nullptr, add, end_actor);
+  ScanActors(view, access, wanted, user ? &*user : nullptr, add, end_actor);
 
   // Drill-down: row -1 is every actor, row g the result's group g; column j = reached step j.
   auto collect = [&](int row, const std::vector<const FunnelEntry*>& members) {

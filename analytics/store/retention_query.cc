@@ -130,7 +130,8 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
     row.complete_through.resize(static_cast<size_t>(last_day + 2));
     row.retained.resize(spans.size());
   }
-  UserState user_state;
+  std::optional<UserState> user_state;  // only when a filter reads user properties
+  if (needs_user_properties) user_state.emplace(view);
   DayBits returned_on(beyond);  // by day offset 0..beyond
   // The day offset of a return at `t` of an actor whose day 0 starts at t0 on civil day `cohort`.
   const auto day_offset = [&](int64_t t0, int cohort, int64_t t) {
@@ -194,7 +195,7 @@ absl::StatusOr<RetentionResult> RunRetention(const RetentionQuery& query, const 
         if (t >= day1_start && passes(1)) returned_on.Set(day_offset(t0, cohort, t));
         return true;
       };
-      ScanActor(view, a, needs_user_properties ? &user_state : nullptr, visit);
+      ScanActor(view, a, user_state ? &*user_state : nullptr, visit);
     }
     if (in_cohort && returns_from_hours) {
       // Each active hour's first and last events stand for it: an event between them lies on

@@ -215,7 +215,8 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
   std::vector<Hit> hits;
   std::vector<size_t> actor_hits_begin = {0};
   std::vector<Hit> actor_hits;
-  UserState user_state;
+  std::optional<UserState> user_state;  // only when something reads user properties
+  if (needs_user_properties) user_state.emplace(view);
   // The cells of one event: its time, its event type id, and `event()` giving its EventRef (read
   // only when a filter or an event-scope group-by needs the segment); the user properties as of
   // it (empty when nothing reads them). `emit(Hit)` per cell.
@@ -291,7 +292,7 @@ absl::StatusOr<SegmentationResult> RunSegmentation(const SegmentationQuery& quer
     }
   } else {
     ScanActors(
-        view, access, wanted, needs_user_properties ? &user_state : nullptr,
+        view, access, wanted, user_state ? &*user_state : nullptr,
         [&](int64_t t, uint32_t type, auto&& event, const Properties* user_properties) {
           cells_of(t, type, event, user_properties,
                    [&](const Hit& hit) { actor_hits.push_back(hit); });
