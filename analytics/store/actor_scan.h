@@ -48,41 +48,13 @@ enum class EventAccess {
   kTypeIndex,  // only the wanted types' events, where the view has a type index (tests force it)
 };
 
-// Visits, actor by actor in id order, the events of `view` whose type id t has wanted[t] != 0
-// (view.event_types().size() entries), in each actor's total order, as ScanActor does; then calls
-// `end_actor(size_t a)`. Actors without a wanted event may be skipped entirely (no visit, no
-// end_actor), so such an actor must contribute nothing. A visit that returns false skips the
-// rest of that actor's events. With `user_state` (made with `view`, or without one) the user
-// properties fold over every event that may carry them, wanted or not.
+namespace internal {
+
+// ScanActors without user properties.
 template <typename Visit, typename EndActor>
-void ScanActors(const ActorView& view, EventAccess access, const std::vector<uint8_t>& wanted,
-                UserState* user_state, Visit&& visit, EndActor&& end_actor) {
+void ScanWanted(const ActorView& view, EventAccess access, const std::vector<uint8_t>& wanted,
+                Visit&& visit, EndActor&& end_actor) {
   static const Properties kNone;
-  if (user_state != nullptr) {
-    // In each actor's order, folding the events that carry user properties; only the wanted
-    // ones are visited.
-    const uint32_t* types = view.timeline_types();
-    for (size_t a = 0; a < view.actor_count(); ++a) {
-      user_state->Reset();
-      bool visited = false;
-      for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
-        const uint32_t type = types[i];
-        const bool want = wanted[type] != 0;
-        if (!want && !user_state->Carries(type)) continue;
-        const Properties* properties = user_state->Carries(type)
-                                           ? &user_state->Advance(view.EventAt(a, i))
-                                           : &user_state->state();
-        if (!want) continue;
-        visited = true;
-        if (!visit(
-                view.timeline_time(i), type, [&] { return view.EventAt(a, i); }, properties)) {
-          break;
-        }
-      }
-      if (visited) end_actor(a);
-    }
-    return;
-  }
   struct Cursor {
     const uint32_t* next;
     const uint32_t* end;
@@ -150,6 +122,43 @@ void ScanActors(const ActorView& view, EventAccess access, const std::vector<uin
         [&] { return view.EventAt(a, position); }, &kNone);
   }
   if (open) end_actor(a);
+}
+
+}  // namespace internal
+
+// Visits, actor by actor in id order, the events of `view` whose type id t has wanted[t] != 0
+// (view.event_types().size() entries), in each actor's total order, as ScanActor does; then calls
+// `end_actor(size_t a)`. Actors without a wanted event may be skipped entirely (no visit, no
+// end_actor), so such an actor must contribute nothing. A visit that returns false skips the
+// rest of that actor's events. With `user_state` (made with `view`, or without one) the user
+// properties fold over every event that may carry them, wanted or not.
+template <typename Visit, typename EndActor>
+void ScanActors(const ActorView& view, EventAccess access, const std::vector<uint8_t>& wanted,
+                UserState* user_state, Visit&& visit, EndActor&& end_actor) {
+  if (user_state != nullptr) {
+    // The wanted events and those that carry user properties, through the paths below (the
+    // timeline, or the type index when they are rare); the carriers fold, the wanted are visited.
+    std::vector<uint8_t> read(wanted);
+    for (uint32_t t = 0; t < read.size(); ++t) read[t] |= user_state->Carries(t) ? 1 : 0;
+    user_state->Reset();
+    bool visited = false;
+    internal::ScanWanted(
+        view, access, read,
+        [&](int64_t time, uint32_t type, auto&& event, const Properties*) {
+          const Properties* properties =
+              user_state->Carries(type) ? &user_state->Advance(event()) : &user_state->state();
+          if (wanted[type] == 0) return true;
+          visited = true;
+          return visit(time, type, event, properties);
+        },
+        [&](size_t a) {
+          if (visited) end_actor(a);
+          visited = false;
+          user_state->Reset();
+        });
+    return;
+  }
+  internal::ScanWanted(view, access, wanted, visit, end_actor);
 }
 
 // Visits the events of `view` whose type id t has wanted[t] != 0 in storage order — segment by

@@ -1,18 +1,21 @@
 // ScanActors: whichever way it reaches the events (timeline or type index), the visitor sees
 // exactly the wanted types' events, of the same actors in the same order; a visit returning
 // false ends that actor's events; the type index lists every position under its type; ActorAt
-// finds each position's actor; ScanSegments visits each wanted event once, with its actor.
+// finds each position's actor; ScanSegments visits each wanted event once, with its actor; with
+// user properties, each wanted event sees those as of it.
 #include "analytics/store/actor_scan.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <tuple>
 #include <vector>
 
 #include "analytics/store/actor_view.h"
 #include "analytics/store/testing/stored_events_test_base.h"
+#include "analytics/store/user_state.h"
 #include "analytics/testing/random_events.h"
 
 namespace cohort::analytics::store {
@@ -80,6 +83,62 @@ TEST_F(ActorScanTest, TypeIndexVisitsTheWantedEventsOfTheTimelineInOrder) {
   }
   EXPECT_EQ(compared, 12 * 2 * 6);
   EXPECT_GT(nonempty, compared / 2);
+}
+
+// With a UserState made from the view (which folds only the types that carry user properties,
+// through either access), every wanted event sees the user properties that a UserState fed every
+// event of the actor answers.
+TEST_F(ActorScanTest, UserPropertiesAsOfEachWantedEventWhicheverEventsAreRead) {
+  int compared = 0, with_properties = 0;
+  for (uint32_t seed = 1; seed <= 12; ++seed) {
+    std::mt19937 rng(seed);
+    Snapshot snapshot =
+        Store(testing::RandomEvents(seed), 1 + static_cast<int>(seed % 4), static_cast<int>(seed));
+    for (IdentityMerge identity : {IdentityMerge::kDeviceToUser, IdentityMerge::kNone}) {
+      ActorView view = ActorView::Build(snapshot.segments, identity);
+      std::vector<uint8_t> wanted(view.event_types().size());
+      for (size_t t = 0; t < wanted.size(); ++t) wanted[t] = rng() % 3 == 0;
+      // (actor, position) → the properties of a wanted event, folding every event.
+      std::map<std::pair<size_t, size_t>, Properties> expected;
+      UserState every;
+      for (size_t a = 0; a < view.actor_count(); ++a) {
+        every.Reset();
+        for (size_t i = view.timeline_begin(a); i < view.timeline_end(a); ++i) {
+          const Properties& p = every.Advance(view.EventAt(a, i));
+          if (wanted[view.timeline_type(i)] != 0) expected[{a, i}] = p;
+        }
+      }
+      for (EventAccess access : {EventAccess::kTimeline, EventAccess::kTypeIndex}) {
+        UserState user(view);
+        size_t visits = 0;
+        std::vector<std::pair<size_t, Properties>> seen;  // per actor, in order
+        ScanActors(
+            view, access, wanted, &user,
+            [&](int64_t, uint32_t type, auto&& event, const Properties* properties) {
+              EXPECT_NE(wanted[type], 0);
+              seen.emplace_back(event().index, *properties);
+              return true;
+            },
+            [&](size_t a) {
+              // Match the visits to the actor's wanted positions, in order.
+              auto it = expected.lower_bound({a, 0});
+              for (const auto& [index, properties] : seen) {
+                ASSERT_TRUE(it != expected.end() && it->first.first == a);
+                EXPECT_EQ(view.EventAt(a, it->first.second).index, index);
+                EXPECT_EQ(properties, it->second) << "actor " << a;
+                with_properties += properties.empty() ? 0 : 1;
+                ++it;
+                ++visits;
+              }
+              seen.clear();
+            });
+        EXPECT_EQ(visits, expected.size()) << "seed " << seed;
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 12 * 2 * 2);
+  EXPECT_GT(with_properties, 100);
 }
 
 TEST_F(ActorScanTest, StorageOrderVisitsTheWantedEventsOnceWithTheirActors) {
