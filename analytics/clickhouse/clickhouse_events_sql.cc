@@ -22,8 +22,8 @@ constexpr int kKindNumber = 2;
 constexpr int kKindString = 3;
 
 // The user properties' columns (clickhouse_event_row.h).
-const std::vector<std::string> kUopColumns = {
-    "uop_clear", "uop_keys", "uop_codes", "uop_kinds", "uop_strings", "uop_numbers", "uop_adds"};
+constexpr const char* kUopColumns[] = {"uop_clear",   "uop_keys",    "uop_codes", "uop_kinds",
+                                       "uop_strings", "uop_numbers", "uop_adds"};
 
 // The deduplicated events without actor: the first copy in arrival order of each
 // (group_is_user, group_id, insert_id). Aliases differ from the column names so that no alias
@@ -32,7 +32,8 @@ std::string DedupSql(const std::string& table, const std::string& project, bool 
   std::vector<std::string> columns = {"user_id",      "device_id",   "time_ms",   "event_type",
                                       "has_session",  "session_id",  "prop_keys", "prop_kinds",
                                       "prop_strings", "prop_numbers"};
-  if (user_operations) columns.insert(columns.end(), kUopColumns.begin(), kUopColumns.end());
+  if (user_operations)
+    columns.insert(columns.end(), std::begin(kUopColumns), std::end(kUopColumns));
   std::vector<std::string> inner;
   std::vector<std::string> outer;
   for (const std::string& c : columns) {
